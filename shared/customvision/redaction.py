@@ -1,0 +1,36 @@
+"""Keep secrets out of logs and exception messages.
+
+Image and export URIs are storage URLs that may carry a SAS signature (``sig=``); request headers carry
+the ``Training-Key``. Everything this client logs or puts in an exception passes through here first.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+REDACTED = "REDACTED"
+
+# Query parameters that are credentials in Azure URLs (SAS signature, ARM/REST keys and tokens).
+_SECRET_QUERY_PARAMS = frozenset(
+    {"sig", "signature", "code", "key", "subscription-key", "token", "access_token"}
+)
+SENSITIVE_HEADERS = frozenset(
+    {"training-key", "prediction-key", "ocp-apim-subscription-key", "authorization", "x-cvdsr-signature"}
+)
+
+
+def redact_url(url: str) -> str:
+    """``url`` with the values of credential query parameters replaced by ``REDACTED``."""
+    parts = urlsplit(url)
+    if not parts.query:
+        return url
+    query = [
+        (name, REDACTED if name.lower() in _SECRET_QUERY_PARAMS else value)
+        for name, value in parse_qsl(parts.query, keep_blank_values=True)
+    ]
+    return urlunsplit(parts._replace(query=urlencode(query, safe=",")))
+
+
+def redact_headers(headers: dict[str, str]) -> dict[str, str]:
+    """A copy of ``headers`` with sensitive values replaced, for DEBUG logging."""
+    return {name: REDACTED if name.lower() in SENSITIVE_HEADERS else value for name, value in headers.items()}
