@@ -1,0 +1,10 @@
+"""Azure Functions blueprints: triggers, orchestrators and activities, one line deep each.
+
+``function_app.py`` registers every blueprint listed in ``BLUEPRINTS``.
+"""
+
+from __future__ import annotations
+
+import azure.durable_functions as df
+
+BLUEPRINTS: tuple[df.Blueprint, ...] = ()

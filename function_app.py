@@ -1,0 +1,14 @@
+"""The Azure Functions entry point: build the Durable Functions app and register the blueprints.
+
+Nothing else lives here (the layout of azure-functions-durable-python's ``samples-v2/blueprint``):
+triggers, orchestrators and activities are in ``functions/``, the logic they call in ``shared/``.
+"""
+
+import azure.durable_functions as df
+import azure.functions as func
+
+from functions import BLUEPRINTS
+
+app = df.DFApp(http_auth_level=func.AuthLevel.FUNCTION)
+for blueprint in BLUEPRINTS:
+    app.register_functions(blueprint)
