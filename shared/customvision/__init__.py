@@ -27,6 +27,7 @@ from .errors import (
     RateLimitError,
     UriExpiredError,
 )
+from .requester import ApiCall, CallObserver
 from .retry import NO_RETRY, RetryPolicy, parse_retry_after
 from .throttle import RateLimiter, shared_rate_limiter
 
@@ -41,8 +42,10 @@ __all__ = [
     "APIConnectionError",
     "APIStatusError",
     "APITimeoutError",
+    "ApiCall",
     "AuthenticationError",
     "BadRequestError",
+    "CallObserver",
     "ConflictError",
     "CustomVisionClientError",
     "DeleteOutcome",

@@ -42,7 +42,7 @@ from .models import (
     StoredImagePrediction,
     Tag,
 )
-from .requester import QueryValue, Requester, Sleep
+from .requester import CallObserver, QueryValue, Requester, Sleep
 from .retry import RetryPolicy
 from .throttle import RateLimiter
 
@@ -131,6 +131,7 @@ class TrainingClient:
         sleep: Sleep = asyncio.sleep,
         rng: random.Random | None = None,
         user_agent: str = "cvdsr/0.1",
+        observer: CallObserver | None = None,
     ) -> None:
         if api_version not in API_VERSIONS:
             raise ValueError(f"api_version must be one of {', '.join(API_VERSIONS)}")
@@ -151,6 +152,7 @@ class TrainingClient:
             sleep=sleep,
             rng=rng or random.Random(),
             user_agent=user_agent,
+            observer=observer,
         )
 
     def __repr__(self) -> str:

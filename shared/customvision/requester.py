@@ -14,7 +14,10 @@ import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Mapping
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
@@ -33,6 +36,37 @@ logger = logging.getLogger(__name__)
 
 QueryValue = str | int | float | bool | None
 Sleep = Callable[[float], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class ApiCall:
+    """One finished exchange, for the request's audit log: what was touched, and the service's answer.
+
+    ``target`` is the path and query with credentials redacted (ids are in both: DeleteImages takes
+    its ids in the query). Retried attempts are not reported, only the answer that counted.
+    """
+
+    time: datetime
+    operation: str
+    method: str
+    target: str
+    status: int
+    request_id: str | None
+    attempts: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "time": self.time.isoformat(),
+            "operation": self.operation,
+            "method": self.method,
+            "target": self.target,
+            "status": self.status,
+            "apim_request_id": self.request_id,
+            "attempts": self.attempts,
+        }
+
+
+CallObserver = Callable[[ApiCall], None]
 
 
 class _TrainingKeyAuth(httpx.Auth):
@@ -65,6 +99,7 @@ class Requester:
         sleep: Sleep,
         rng: random.Random,
         user_agent: str,
+        observer: CallObserver | None = None,
     ) -> None:
         if not training_key:
             raise ValueError("a training key is required")
@@ -74,6 +109,7 @@ class Requester:
         self._rate_limiter = rate_limiter
         self._sleep = sleep
         self._rng = rng
+        self.observer = observer
         self._http = httpx.AsyncClient(
             timeout=timeout,
             transport=transport,
@@ -170,6 +206,7 @@ class Requester:
                 attempt,
             )
             if response.is_success:
+                self._observe(operation, request, response.status_code, request_id, attempt)
                 return response
             retry_after = parse_retry_after(response.headers.get("Retry-After"))
             retryable = response.status_code in RETRYABLE_STATUS
@@ -177,6 +214,7 @@ class Requester:
             if delay is None:
                 await response.aread()
                 await response.aclose()
+                self._observe(operation, request, response.status_code, request_id, attempt)
                 raise _status_error(operation, response, attempt, authenticated=authenticated)
             logger.warning(
                 "%s: HTTP %d on attempt %d (apim-request-id %s); retrying in %.2fs",
@@ -188,6 +226,19 @@ class Requester:
             )
             await response.aclose()
             await self._sleep(delay)
+
+    def _observe(
+        self, operation: str, request: httpx.Request, status: int, request_id: str | None, attempts: int
+    ) -> None:
+        if self.observer is None:
+            return
+        parts = urlsplit(redact_url(str(request.url)))
+        target = urlunsplit(("", "", parts.path, parts.query, ""))
+        if target.startswith(urlsplit(self.base_url).path):
+            target = target[len(urlsplit(self.base_url).path) :]
+        self.observer(
+            ApiCall(datetime.now(UTC), operation, request.method, target, status, request_id, attempts)
+        )
 
     def _next_delay(self, attempt: int, started: float, retry_after: float | None) -> float | None:
         """The wait before another attempt, or ``None`` when the attempt or time budget is spent."""
