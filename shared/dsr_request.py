@@ -96,9 +96,7 @@ class ImageSelector(_Strict):
     @model_validator(mode="after")
     def _not_empty(self) -> ImageSelector:
         if not (self.image_ids or self.tag_names or self.metadata):
-            raise ValueError(
-                "an image selector needs image_ids, tag_names or metadata (or use null for all images)"
-            )
+            raise ValueError("an image selector needs image_ids, tag_names or metadata (or use null for all images)")
         return self
 
 
@@ -189,9 +187,7 @@ class RequestRejected(ValueError):
         self.record_id = request_id or "rejected-" + hashlib.sha256(raw).hexdigest()[:24]
 
 
-def parse_request(
-    raw: bytes | str, *, configured_resources: Mapping[str, object] | None = None
-) -> DsrRequest:
+def parse_request(raw: bytes | str, *, configured_resources: Mapping[str, object] | None = None) -> DsrRequest:
     """Parse and validate a raw message body.
 
     ``configured_resources`` (names in lower case) rejects resources that have no settings, so a typo

@@ -137,9 +137,7 @@ class TrainingClient:
             raise ValueError(f"api_version must be one of {', '.join(API_VERSIONS)}")
         parts = urlsplit(endpoint)
         if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ValueError(
-                "endpoint must be an absolute http(s) URL, e.g. https://NAME.cognitiveservices.azure.com"
-            )
+            raise ValueError("endpoint must be an absolute http(s) URL, e.g. https://NAME.cognitiveservices.azure.com")
         self.endpoint = endpoint.rstrip("/")
         self.api_version = api_version
         self._requester = Requester(
@@ -181,9 +179,7 @@ class TrainingClient:
         response = await self._requester.call(operation, "GET", path, params=params)
         return int(response.json())
 
-    async def _delete(
-        self, operation: str, path: str, *, missing_ok: bool, **params: QueryValue
-    ) -> DeleteOutcome:
+    async def _delete(self, operation: str, path: str, *, missing_ok: bool, **params: QueryValue) -> DeleteOutcome:
         """DELETE; a NotFound means "already gone" (``missing_ok``) and, after a retry, "we deleted it"."""
         try:
             await self._requester.call(operation, "DELETE", path, params=params)
@@ -276,9 +272,7 @@ class TrainingClient:
         )
 
     async def get_exports(self, project_id: str, iteration_id: str) -> list[Export]:
-        return await self._get_list(
-            "GetExports", f"/projects/{project_id}/iterations/{iteration_id}/export", Export
-        )
+        return await self._get_list("GetExports", f"/projects/{project_id}/iterations/{iteration_id}/export", Export)
 
     async def unpublish_iteration(self, project_id: str, iteration_id: str) -> DeleteOutcome:
         """Unpublish; an iteration that is not (or no longer) published counts as already done."""
@@ -293,9 +287,7 @@ class TrainingClient:
                 return DeleteOutcome.DELETED if error.attempts > 1 else DeleteOutcome.ALREADY_ABSENT
             raise
 
-    async def delete_iteration(
-        self, project_id: str, iteration_id: str, *, missing_ok: bool = True
-    ) -> DeleteOutcome:
+    async def delete_iteration(self, project_id: str, iteration_id: str, *, missing_ok: bool = True) -> DeleteOutcome:
         return await self._delete(
             "DeleteIteration", f"/projects/{project_id}/iterations/{iteration_id}", missing_ok=missing_ok
         )
@@ -307,9 +299,7 @@ class TrainingClient:
         return await self._get_list("GetTags", f"/projects/{project_id}/tags", Tag, iterationId=iteration_id)
 
     async def get_tag(self, project_id: str, tag_id: str, *, iteration_id: str | None = None) -> Tag:
-        return await self._get(
-            "GetTag", f"/projects/{project_id}/tags/{tag_id}", Tag, iterationId=iteration_id
-        )
+        return await self._get("GetTag", f"/projects/{project_id}/tags/{tag_id}", Tag, iterationId=iteration_id)
 
     async def delete_tag(self, project_id: str, tag_id: str, *, missing_ok: bool = True) -> DeleteOutcome:
         return await self._delete("DeleteTag", f"/projects/{project_id}/tags/{tag_id}", missing_ok=missing_ok)
@@ -462,9 +452,7 @@ class TrainingClient:
         self, project_id: str, *, iteration_id: str | None = None, page_size: int = MAX_TAKE
     ) -> AsyncIterator[list[Image]]:
         return _pages(
-            lambda skip: self.get_untagged_images(
-                project_id, iteration_id=iteration_id, skip=skip, take=page_size
-            ),
+            lambda skip: self.get_untagged_images(project_id, iteration_id=iteration_id, skip=skip, take=page_size),
             page_size,
         )
 
@@ -486,9 +474,7 @@ class TrainingClient:
                 iterationId=iteration_id,
             )
 
-    async def delete_images(
-        self, project_id: str, image_ids: Iterable[str], *, all_iterations: bool = True
-    ) -> int:
+    async def delete_images(self, project_id: str, image_ids: Iterable[str], *, all_iterations: bool = True) -> int:
         """Delete the given images in calls of at most 256 ids; returns the number of calls made.
 
         ``all_iterations`` also removes them from every trained iteration's snapshot, which is what
@@ -517,9 +503,7 @@ class TrainingClient:
             allIterations=all_iterations or None,
         )
 
-    async def delete_image_tags(
-        self, project_id: str, image_ids: Sequence[str], tag_ids: Sequence[str]
-    ) -> int:
+    async def delete_image_tags(self, project_id: str, image_ids: Sequence[str], tag_ids: Sequence[str]) -> int:
         """Remove tags from images (64 images by 20 tags a call); returns the number of calls."""
         calls = 0
         for image_chunk in chunked(image_ids, MAX_IMAGE_TAG_IMAGE_IDS):

@@ -11,9 +11,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 REDACTED = "REDACTED"
 
 # Query parameters that are credentials in Azure URLs (SAS signature, ARM/REST keys and tokens).
-_SECRET_QUERY_PARAMS = frozenset(
-    {"sig", "signature", "code", "key", "subscription-key", "token", "access_token"}
-)
+_SECRET_QUERY_PARAMS = frozenset({"sig", "signature", "code", "key", "subscription-key", "token", "access_token"})
 SENSITIVE_HEADERS = frozenset(
     {"training-key", "prediction-key", "ocp-apim-subscription-key", "authorization", "x-cvdsr-signature"}
 )

@@ -177,9 +177,7 @@ class Requester:
             if self._rate_limiter is not None and authenticated:
                 await self._rate_limiter.acquire()
             try:
-                response = await self._http.send(
-                    request, auth=self._auth if authenticated else None, stream=stream
-                )
+                response = await self._http.send(request, auth=self._auth if authenticated else None, stream=stream)
             except httpx.TransportError as exc:
                 error_name = type(exc).__name__
                 delay = self._next_delay(attempt, started, None)
@@ -189,9 +187,7 @@ class Requester:
                         f"{error_name} after {attempt} attempt(s) to {request.method} {shown_url}",
                         operation=operation,
                     ) from None
-                logger.warning(
-                    "%s: %s on attempt %d; retrying in %.2fs", operation, error_name, attempt, delay
-                )
+                logger.warning("%s: %s on attempt %d; retrying in %.2fs", operation, error_name, attempt, delay)
                 await self._sleep(delay)
                 continue
 
@@ -236,9 +232,7 @@ class Requester:
         target = urlunsplit(("", "", parts.path, parts.query, ""))
         if target.startswith(urlsplit(self.base_url).path):
             target = target[len(urlsplit(self.base_url).path) :]
-        self.observer(
-            ApiCall(datetime.now(UTC), operation, request.method, target, status, request_id, attempts)
-        )
+        self.observer(ApiCall(datetime.now(UTC), operation, request.method, target, status, request_id, attempts))
 
     def _next_delay(self, attempt: int, started: float, retry_after: float | None) -> float | None:
         """The wait before another attempt, or ``None`` when the attempt or time budget is spent."""
@@ -257,9 +251,7 @@ def _query_value(value: str | int | float | bool) -> str:
     return str(value)
 
 
-def _status_error(
-    operation: str, response: httpx.Response, attempts: int, *, authenticated: bool
-) -> APIStatusError:
+def _status_error(operation: str, response: httpx.Response, attempts: int, *, authenticated: bool) -> APIStatusError:
     """Map an error answer to an exception.
 
     Two shapes: the service's ``CustomVisionError`` ``{"code", "message"}`` and the gateway's

@@ -50,9 +50,7 @@ class RetryPolicy:
         come back in the same instant.
         """
         if retry_after is not None:
-            return min(retry_after, self.max_retry_after_seconds) + rng.uniform(
-                0, self.base_delay_seconds / 2
-            )
+            return min(retry_after, self.max_retry_after_seconds) + rng.uniform(0, self.base_delay_seconds / 2)
         return self.backoff(retry_number, rng)
 
 

@@ -1,0 +1,77 @@
+"""Clients built from app settings: the results container and a Training API client per resource.
+
+Locally ``AzureWebJobsStorage`` is a connection string (Azurite). In Azure the app uses identity-based
+connections (``AzureWebJobsStorage__blobServiceUri`` with ``__credential=managedidentity`` and
+``__clientId``), so no account key exists in settings at all.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+from azure.storage.blob.aio import BlobServiceClient, ContainerClient
+
+from shared.customvision import CallObserver, RetryPolicy, TrainingClient, shared_rate_limiter
+from shared.settings import SettingsError, load_resources
+
+DEFAULT_RESULTS_CONTAINER = "dsr-results"
+DEFAULT_API_RATE = 8.0  # calls/s per resource and process; the API allows 10 per key
+
+
+def setting(name: str, default: str | None = None, environ: Mapping[str, str] | None = None) -> str | None:
+    env = os.environ if environ is None else environ
+    value = env.get(name)
+    return value if value not in (None, "") else default
+
+
+def blob_service(environ: Mapping[str, str] | None = None) -> BlobServiceClient:
+    """The storage account of ``AzureWebJobsStorage`` (or ``CVDSR_RESULTS_STORAGE`` if set)."""
+    for prefix in ("CVDSR_RESULTS_STORAGE", "AzureWebJobsStorage"):
+        connection = setting(prefix, environ=environ)
+        if connection:
+            if connection.strip().lower() == "usedevelopmentstorage=true":
+                connection = AZURITE_CONNECTION_STRING
+            return BlobServiceClient.from_connection_string(connection)
+        service_uri = setting(f"{prefix}__blobServiceUri", environ=environ)
+        if service_uri:
+            from azure.identity.aio import DefaultAzureCredential, ManagedIdentityCredential
+
+            client_id = setting(f"{prefix}__clientId", environ=environ)
+            credential = ManagedIdentityCredential(client_id=client_id) if client_id else DefaultAzureCredential()
+            return BlobServiceClient(service_uri, credential=credential)
+    raise SettingsError("no storage configured: set AzureWebJobsStorage (or CVDSR_RESULTS_STORAGE)")
+
+
+def results_container(service: BlobServiceClient, environ: Mapping[str, str] | None = None) -> ContainerClient:
+    name = setting("CVDSR_RESULTS_CONTAINER", DEFAULT_RESULTS_CONTAINER, environ)
+    assert name is not None
+    return service.get_container_client(name)
+
+
+def training_client(
+    resource: str, *, observer: CallObserver | None = None, environ: Mapping[str, str] | None = None
+) -> TrainingClient:
+    """A client for one configured resource, paced by the process-wide limiter of that resource."""
+    resources = load_resources(environ)
+    settings = resources.get(resource.lower())
+    if settings is None:
+        raise SettingsError(f"Custom Vision resource {resource!r} is not configured")
+    rate = float(setting("CVDSR_API_RATE_PER_SECOND", str(DEFAULT_API_RATE), environ) or DEFAULT_API_RATE)
+    return TrainingClient(
+        settings.endpoint,
+        settings.training_key,
+        api_version=settings.api_version or "3.3",
+        rate_limiter=shared_rate_limiter(settings.name, rate),
+        retry=RetryPolicy(),
+        observer=observer,
+    )
+
+
+# The well-known development account of the storage emulator (public, documented by Microsoft).
+AZURITE_CONNECTION_STRING = (
+    "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;"
+    "AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;"
+    "BlobEndpoint=http://127.0.0.1:10000/devstoreaccount1;QueueEndpoint=http://127.0.0.1:10001/devstoreaccount1;"
+    "TableEndpoint=http://127.0.0.1:10002/devstoreaccount1;"
+)

@@ -1,0 +1,167 @@
+"""Delivering an event: Service Bus topic, Storage queue, webhook. Each channel is optional.
+
+Settings:
+- ``CVDSR_EVENTS_SERVICEBUS``: name of the connection setting prefix (default ``ServiceBusConnection``);
+  the connection is ``<prefix>`` (a connection string, local) or ``<prefix>__fullyQualifiedNamespace``
+  (managed identity, Azure). ``CVDSR_EVENTS_TOPIC`` (default ``dsr-events``). Off when unset.
+- ``CVDSR_EVENTS_QUEUE`` (default ``dsr-events``; ``""`` turns it off) on ``AzureWebJobsStorage``.
+- ``CVDSR_WEBHOOK_URL`` and/or the request's ``callback.webhook``, signed with ``CVDSR_WEBHOOK_SECRET``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import hmac
+import json
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+import httpx
+
+from shared.connections import AZURITE_CONNECTION_STRING, setting
+from shared.customvision.redaction import redact_url
+
+from .cloudevent import CONTENT_TYPE
+
+logger = logging.getLogger(__name__)
+
+SIGNATURE_HEADER = "X-Cvdsr-Signature"
+TIMESTAMP_HEADER = "X-Cvdsr-Timestamp"
+
+
+def sign(secret: str, timestamp: str, body: bytes) -> str:
+    """``sha256=<hex HMAC-SHA256 of "{timestamp}.{body}">``: what a receiver recomputes to verify."""
+    mac = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
+    return "sha256=" + mac.hexdigest()
+
+
+def verify(secret: str, timestamp: str, body: bytes, signature: str, *, tolerance_seconds: int = 300) -> bool:
+    """Receiver side (documented for integrators, used by the tests): constant-time, with replay window."""
+    try:
+        age = abs(time.time() - int(timestamp))
+    except ValueError:
+        return False
+    return age <= tolerance_seconds and hmac.compare_digest(sign(secret, timestamp, body), signature)
+
+
+def event_body(event: Mapping[str, Any]) -> bytes:
+    return json.dumps(event, sort_keys=True, separators=(",", ":")).encode()
+
+
+async def send_webhook(
+    url: str,
+    secret: str,
+    event: Mapping[str, Any],
+    *,
+    attempts: int = 5,
+    base_delay: float = 0.5,
+    transport: httpx.AsyncBaseTransport | None = None,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+) -> int:
+    """POST the event, retrying 5xx, 429 and connection errors with jittered backoff; returns the status.
+
+    Each attempt is signed afresh (new timestamp), so a receiver's replay window stays meaningful.
+    """
+    body = event_body(event)
+    shown = redact_url(url)
+    async with httpx.AsyncClient(timeout=15.0, transport=transport, follow_redirects=False) as client:
+        for attempt in range(1, attempts + 1):
+            timestamp = str(int(time.time()))
+            headers = {
+                "Content-Type": CONTENT_TYPE,
+                TIMESTAMP_HEADER: timestamp,
+                SIGNATURE_HEADER: sign(secret, timestamp, body),
+            }
+            try:
+                response = await client.post(url, content=body, headers=headers)
+            except httpx.TransportError as error:
+                outcome = type(error).__name__
+            else:
+                if response.is_success:
+                    return response.status_code
+                if response.status_code not in (408, 429) and response.status_code < 500:
+                    raise WebhookError(f"webhook {shown} answered HTTP {response.status_code}")
+                outcome = f"HTTP {response.status_code}"
+            if attempt == attempts:
+                raise WebhookError(f"webhook {shown} failed after {attempts} attempts ({outcome})")
+            delay = random.uniform(0, base_delay * 2 ** (attempt - 1))
+            logger.warning("webhook %s: %s on attempt %d; retrying in %.1fs", shown, outcome, attempt, delay)
+            await sleep(delay)
+    raise AssertionError("unreachable")
+
+
+class WebhookError(RuntimeError):
+    """The webhook could not be delivered. The message names the URL without credentials."""
+
+
+async def send_servicebus(connection: Mapping[str, str], topic: str, event: Mapping[str, Any]) -> None:
+    """One message on the topic: ``message_id`` = ``{request_id}:{status}`` for duplicate detection,
+    correlation id = ticket id, subject = event type, filterable application properties."""
+    from azure.servicebus import ServiceBusMessage
+    from azure.servicebus.aio import ServiceBusClient
+
+    data = event["data"]
+    ticket = data.get("ticket") or {}
+    message = ServiceBusMessage(
+        event_body(event),
+        message_id=f"{data['request_id']}:{data['status']}",
+        correlation_id=ticket.get("id"),
+        subject=event["type"],
+        content_type=CONTENT_TYPE,
+        application_properties={
+            "type": event["type"],
+            "status": data["status"],
+            "ticket_system": ticket.get("system") or "",
+        },
+    )
+    if "connection_string" in connection:
+        client = ServiceBusClient.from_connection_string(connection["connection_string"])
+    else:
+        from azure.identity.aio import DefaultAzureCredential, ManagedIdentityCredential
+
+        client_id = connection.get("client_id")
+        credential = ManagedIdentityCredential(client_id=client_id) if client_id else DefaultAzureCredential()
+        client = ServiceBusClient(connection["namespace"], credential)
+    async with client, client.get_topic_sender(topic) as sender:
+        await sender.send_messages(message)
+
+
+async def send_queue(connection_string: str, queue: str, event: Mapping[str, Any], *, base64_encode: bool) -> None:
+    """One message on a Storage queue (base64 by default, as a Functions queue trigger expects)."""
+    from azure.core.exceptions import ResourceExistsError
+    from azure.storage.queue.aio import QueueClient
+
+    text = event_body(event).decode()
+    if base64_encode:
+        text = base64.b64encode(text.encode()).decode()
+    async with QueueClient.from_connection_string(connection_string, queue) as client:
+        try:
+            await client.create_queue()
+        except ResourceExistsError:
+            pass
+        await client.send_message(text)
+
+
+def servicebus_connection(environ: Mapping[str, str] | None = None) -> dict[str, str] | None:
+    prefix = setting("CVDSR_EVENTS_SERVICEBUS", "ServiceBusConnection", environ)
+    assert prefix is not None
+    connection_string = setting(prefix, environ=environ)
+    if connection_string:
+        return {"connection_string": connection_string}
+    namespace = setting(f"{prefix}__fullyQualifiedNamespace", environ=environ)
+    if namespace:
+        client_id = setting(f"{prefix}__clientId", environ=environ)
+        return {"namespace": namespace, **({"client_id": client_id} if client_id else {})}
+    return None
+
+
+def storage_connection_string(environ: Mapping[str, str] | None = None) -> str | None:
+    value = setting("AzureWebJobsStorage", environ=environ)
+    if value and value.strip().lower() == "usedevelopmentstorage=true":
+        return AZURITE_CONNECTION_STRING
+    return value

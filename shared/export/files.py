@@ -1,0 +1,85 @@
+"""Copying image and model files from the URIs the API hands out into the results container."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from shared.customvision import APIStatusError, CustomVisionClientError, TrainingClient, UriExpiredError
+from shared.customvision.redaction import redact_url
+from shared.results.store import ResultStore, StoredFile
+
+logger = logging.getLogger(__name__)
+
+_EXTENSIONS = {
+    "image/jpeg": "jpg",
+    "image/jpg": "jpg",
+    "image/png": "png",
+    "image/bmp": "bmp",
+    "image/gif": "gif",
+    "image/webp": "webp",
+    "image/tiff": "tif",
+    "application/zip": "zip",
+    "application/x-zip-compressed": "zip",
+}
+
+
+def extension_for(content_type: str, default: str = "bin") -> str:
+    return _EXTENSIONS.get(content_type.split(";")[0].strip().lower(), default)
+
+
+async def copy_file(
+    client: TrainingClient,
+    store: ResultStore,
+    project_id: str,
+    uri: str,
+    path_for: Callable[[str], str],
+    *,
+    refresh_uri: Callable[[], Awaitable[str | None]] | None = None,
+    default_extension: str = "bin",
+) -> StoredFile:
+    """Stream one file into the store; ``path_for(extension)`` names the blob.
+
+    An expired URI is fetched again through ``refresh_uri`` (which re-lists the item) once.
+    """
+    for attempt in (1, 2):
+        try:
+            async with client.download(project_id, uri) as download:
+                path = path_for(extension_for(download.content_type, default_extension))
+                return await store.put_stream(path, download.aiter_bytes(), download.content_type)
+        except UriExpiredError:
+            if attempt == 2 or refresh_uri is None:
+                raise
+            fresh = await refresh_uri()
+            if fresh is None:
+                raise
+            logger.info("a file URI expired; listed the item again for a fresh one")
+            uri = fresh
+    raise AssertionError("unreachable")
+
+
+def describe_failure(error: Exception) -> str:
+    """A short, secret-free description of why a file could not be copied."""
+    if isinstance(error, APIStatusError):
+        return f"HTTP {error.status_code} {error.code or ''}".strip()
+    if isinstance(error, CustomVisionClientError):
+        return type(error).__name__
+    return type(error).__name__
+
+
+def scrub_uris(document: Any) -> Any:
+    """``document`` with the credentials of every ``...Uri`` field redacted.
+
+    The API's image, thumbnail, model and prediction URIs are storage URLs with SAS signatures. An
+    export keeps them (they say where the data lived) but never the signature; the files themselves
+    are copied next to the metadata.
+    """
+    if isinstance(document, dict):
+        return {
+            key: redact_url(value) if isinstance(value, str) and key.lower().endswith("uri") else scrub_uris(value)
+            for key, value in document.items()
+        }
+    if isinstance(document, list):
+        return [scrub_uris(item) for item in document]
+    return document
