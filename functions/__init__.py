@@ -7,4 +7,6 @@ from __future__ import annotations
 
 import azure.durable_functions as df
 
-BLUEPRINTS: tuple[df.Blueprint, ...] = ()
+from . import activities, intake, orchestrators
+
+BLUEPRINTS: tuple[df.Blueprint, ...] = (intake.bp, orchestrators.bp, activities.bp)

@@ -51,7 +51,15 @@ async def export_image_page(
     but still in an iteration), so each image file is written once.
     """
     images = await step.client.get_images(project_id, iteration_id=iteration_id, skip=page * page_size, take=page_size)
-    result: dict[str, Any] = {"images": len(images), "files": 0, "file_bytes": 0, "errors": []}
+    tagged = sum(1 for image in images if image.tags or image.regions)
+    result: dict[str, Any] = {
+        "images": len(images),
+        "tagged_images": tagged,
+        "untagged_images": len(images) - tagged,
+        "files": 0,
+        "file_bytes": 0,
+        "errors": [],
+    }
     if with_files:
         await _copy_files(step, project_id, iteration_id, images, result)
     path = images_jsonl_path(step.request_id, project_id, iteration_id)

@@ -1,0 +1,106 @@
+"""The activities' bodies: plain async functions from a JSON-able dict to a JSON-able dict.
+
+``functions/activities.py`` binds each to an ``activity_trigger`` in one line. Inputs and outputs are
+what passes through orchestration history: ids, counts, page numbers, paths, never data.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from shared.connections import blob_service, results_container, setting
+from shared.dsr_request import DsrRequest
+from shared.events.completion import make_event, result_links, send_completion
+from shared.export import images, performance, predictions, project
+from shared.export.finalize import finalize_export
+from shared.export.step import open_step
+from shared.results import layout
+from shared.results.store import ResultStore
+
+
+async def record_request(payload: dict[str, Any]) -> dict[str, Any]:
+    """``request.json``: the validated request, as the work was done for it."""
+    request = DsrRequest.from_json_dict(payload["request"])
+    async with blob_service() as service:
+        store = ResultStore(results_container(service))
+        await store.ensure_container()
+        stored = await store.put_json(layout.request_json(request.request_id), request.to_json())
+    return {"path": stored.path, "sha256": stored.sha256}
+
+
+async def list_projects(payload: dict[str, Any]) -> dict[str, Any]:
+    async with open_step(payload["request_id"], "list_projects", payload["resource"]) as step:
+        return await project.list_project_ids(step, payload["projects"])
+
+
+async def export_project_details(payload: dict[str, Any]) -> dict[str, Any]:
+    async with open_step(payload["request_id"], "export_project_details", payload["resource"]) as step:
+        return await project.export_project_details(step, payload["project_id"], payload["include"])
+
+
+async def export_image_page(payload: dict[str, Any]) -> dict[str, Any]:
+    async with open_step(payload["request_id"], "export_image_page", payload["resource"]) as step:
+        return await images.export_image_page(
+            step, payload["project_id"], payload["iteration_id"], payload["page"], with_files=payload["with_files"]
+        )
+
+
+async def export_image_performance_page(payload: dict[str, Any]) -> dict[str, Any]:
+    async with open_step(payload["request_id"], "export_image_performance_page", payload["resource"]) as step:
+        return await performance.export_image_performance_page(
+            step, payload["project_id"], payload["iteration_id"], payload["page"]
+        )
+
+
+async def export_prediction_pages(payload: dict[str, Any]) -> dict[str, Any]:
+    async with open_step(payload["request_id"], "export_prediction_pages", payload["resource"]) as step:
+        return await predictions.export_prediction_pages(
+            step,
+            payload["project_id"],
+            continuation=payload["continuation"],
+            first_part=payload["first_part"],
+            with_files=payload["with_files"],
+        )
+
+
+def _listing_path(payload: dict[str, Any]) -> str:
+    request_id, project_id, iteration_id = payload["request_id"], payload["project_id"], payload["iteration_id"]
+    listing = payload["listing"]
+    if listing == "images":
+        return images.images_jsonl_path(request_id, project_id, iteration_id)
+    if listing == "image_performances":
+        return performance.image_performances_path(request_id, project_id, iteration_id)
+    if listing == "predictions":
+        return predictions.predictions_path(request_id, project_id)
+    raise ValueError(f"unknown listing {listing!r}")
+
+
+async def commit_jsonl(payload: dict[str, Any]) -> dict[str, Any]:
+    async with blob_service() as service:
+        store = ResultStore(results_container(service))
+        return await images.commit_jsonl(store, _listing_path(payload), payload["pages"])
+
+
+async def finalize(payload: dict[str, Any]) -> dict[str, Any]:
+    request = payload["request"]
+    zip_package = bool(request.get("export_zip")) or setting("CVDSR_EXPORT_ZIP", "false") == "true"
+    async with blob_service() as service:
+        store = ResultStore(results_container(service))
+        return await finalize_export(
+            store,
+            request,
+            payload["started_at"],
+            payload["resources"],
+            zip_package=zip_package,
+            api_version=setting("CVDSR_API_VERSION", "3.3") or "3.3",
+        )
+
+
+async def send_completion_event(payload: dict[str, Any]) -> dict[str, str]:
+    """Sign a fresh link and send the event. Returns per-channel delivery, without the link."""
+    request, outcome = payload["request"], payload["outcome"]
+    async with blob_service() as service:
+        container = results_container(service).container_name
+        result = await result_links(service, container, outcome)
+    return await send_completion(make_event(request, outcome, result), request, os.environ)

@@ -1,0 +1,100 @@
+"""Sending a request's outcome on every configured channel (DESIGN §6)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import Any
+
+from azure.storage.blob.aio import BlobServiceClient
+
+from shared.connections import setting
+from shared.results.links import read_link
+
+from . import channels
+from .cloudevent import build_event
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_LINK_HOURS = 72
+
+
+def event_data(request: Mapping[str, Any], outcome: Mapping[str, Any], result: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "request_id": request["request_id"],
+        "type": request.get("type"),
+        "status": outcome["status"],
+        "ticket": request.get("ticket"),
+        "resources": request.get("resources", []),
+        "counts": outcome.get("counts", {}),
+        "expected_counts": outcome.get("expected_counts", {}),
+        "result": dict(result),
+        "errors": outcome.get("errors", []),
+        "received_at": request.get("received_at"),
+        "started_at": outcome.get("started_at"),
+        "completed_at": outcome.get("completed_at"),
+        "due_at": request.get("due_at"),
+    }
+
+
+async def result_links(
+    service: BlobServiceClient, container: str, outcome: Mapping[str, Any], environ: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """The ``result`` object: container, manifest path and a fresh read link to the package (or the
+    manifest, when no package was built)."""
+    result = outcome.get("result") or {}
+    target = result.get("package") or result.get("manifest")
+    links: dict[str, Any] = {
+        "container": container,
+        "manifest": result.get("manifest"),
+        "package_url": None,
+        "expires_at": None,
+    }
+    if not target or setting("CVDSR_RESULT_LINKS", "sas", environ) == "none":
+        return links
+    hours = float(setting("CVDSR_RESULT_LINK_HOURS", str(DEFAULT_LINK_HOURS), environ) or DEFAULT_LINK_HOURS)
+    url, expires_at = await read_link(service, container, target, timedelta(hours=hours))
+    return {**links, "package_url": url, "expires_at": expires_at}
+
+
+async def send_completion(
+    event: Mapping[str, Any], request: Mapping[str, Any], environ: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """Deliver ``event`` on each configured channel; returns ``{channel: "sent" | "error: …"}``.
+
+    A channel's failure is reported, not raised, so one broken webhook does not stop the Service Bus
+    event (and the activity does not re-send the others on retry).
+    """
+    delivery: dict[str, str] = {}
+    servicebus = channels.servicebus_connection(environ)
+    if servicebus:
+        topic = setting("CVDSR_EVENTS_TOPIC", "dsr-events", environ) or "dsr-events"
+        delivery["servicebus"] = await _attempt(channels.send_servicebus(servicebus, topic, event))
+    queue = setting("CVDSR_EVENTS_QUEUE", "dsr-events", environ)
+    connection = channels.storage_connection_string(environ)
+    if queue and connection:
+        encode = (setting("CVDSR_EVENTS_QUEUE_ENCODING", "base64", environ) or "base64") == "base64"
+        delivery["queue"] = await _attempt(channels.send_queue(connection, queue, event, base64_encode=encode))
+    secret = setting("CVDSR_WEBHOOK_SECRET", environ=environ)
+    urls = [setting("CVDSR_WEBHOOK_URL", environ=environ), (request.get("callback") or {}).get("webhook")]
+    for index, url in enumerate(dict.fromkeys(u for u in urls if u)):
+        name = "webhook" if index == 0 else f"webhook{index + 1}"
+        if not secret:
+            delivery[name] = "error: CVDSR_WEBHOOK_SECRET is not set; webhooks are always signed"
+            continue
+        delivery[name] = await _attempt(channels.send_webhook(url, secret, event))
+    return delivery
+
+
+async def _attempt(sending: Any) -> str:
+    try:
+        await sending
+    except Exception as error:  # any channel failure is reported per channel; see send_completion
+        logger.warning("event delivery failed: %s", type(error).__name__)
+        return f"error: {type(error).__name__}"
+    return "sent"
+
+
+def make_event(request: Mapping[str, Any], outcome: Mapping[str, Any], result: Mapping[str, Any]) -> dict[str, Any]:
+    return build_event(event_data(request, outcome, result))

@@ -1,0 +1,91 @@
+"""The end of an export: add up the counts, decide the status, write report, manifest and package."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import UTC, datetime
+from typing import Any
+
+from shared.results import layout
+from shared.results.package import build_package
+from shared.results.store import ResultStore
+
+from .manifest import compare_counts, write_manifest
+from .report import write_report
+
+MAX_ERRORS_IN_OUTCOME = 50
+
+
+def decide_status(exported: dict[str, int], mismatches: list[dict[str, Any]], errors: list[dict[str, Any]]) -> str:
+    """``failed`` when nothing could be exported, ``partially_succeeded`` when anything is missing."""
+    if errors and not any(exported.values()):
+        return "failed"
+    if errors or mismatches:
+        return "partially_succeeded"
+    return "succeeded"
+
+
+async def finalize_export(
+    store: ResultStore,
+    request: dict[str, Any],
+    started_at: str,
+    resources: list[dict[str, Any]],
+    *,
+    zip_package: bool,
+    api_version: str,
+) -> dict[str, Any]:
+    expected: Counter[str] = Counter()
+    exported: Counter[str] = Counter()
+    errors: list[dict[str, Any]] = []
+    projects: list[dict[str, Any]] = []
+    for resource in resources:
+        expected.update(resource.get("expected", {}))
+        errors.extend(resource.get("errors", []))
+        for project in resource.get("projects", []):
+            expected.update(project.get("expected", {}))
+            exported.update(project.get("exported", {}))
+            errors.extend(project.get("errors", []))
+            projects.append({**project, "resource": resource["resource"]})
+    mismatches = compare_counts(expected, exported)
+    status = decide_status(dict(exported), mismatches, errors)
+    request_id = request["request_id"]
+
+    await write_report(store, request, status=status, projects=projects, counts=exported, errors=errors)
+    resources_summary = [
+        {
+            "resource": resource["resource"],
+            "projects": [p["project_id"] for p in resource.get("projects", [])],
+            "missing_projects": resource.get("missing_projects", []),
+        }
+        for resource in resources
+    ]
+    await write_manifest(
+        store,
+        request,
+        status=status,
+        api_version=api_version,
+        started_at=started_at,
+        resources=resources_summary,
+        expected=expected,
+        exported=exported,
+        errors=errors,
+    )
+    package = await build_package(store, request_id) if zip_package else None
+    return {
+        "request_id": request_id,
+        "type": request["type"],
+        "status": status,
+        "counts": dict(sorted(exported.items())),
+        "expected_counts": dict(sorted(expected.items())),
+        "count_mismatches": mismatches,
+        "errors": errors[:MAX_ERRORS_IN_OUTCOME],
+        "error_count": len(errors),
+        "result": {
+            "manifest": layout.manifest(request_id),
+            "report": layout.report(request_id),
+            "package": package.path if package else None,
+            "package_sha256": package.sha256 if package else None,
+        },
+        "started_at": started_at,
+        "completed_at": datetime.now(UTC).isoformat(),
+    }

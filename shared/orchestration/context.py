@@ -1,0 +1,63 @@
+"""The subset of the Durable orchestration context the orchestration code uses, as a Protocol, so the
+generators are typed without depending on the (untyped) library's classes."""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from datetime import datetime
+from typing import Any, Protocol
+
+import azure.durable_functions as df
+
+# A Durable task: what an orchestrator yields. The library's classes are untyped.
+Task = Any
+Orchestration = Generator[Task, Any, Any]
+
+# Activities call external services: retry transient failures a few times, with backoff, before the
+# orchestrator sees them. (The activities' own client already retried each HTTP call.)
+ACTIVITY_RETRY = df.RetryOptions(first_retry_interval_in_milliseconds=5_000, max_number_of_attempts=4)
+ACTIVITY_RETRY.backoff_coefficient = 2.0
+ACTIVITY_RETRY.max_retry_interval_in_milliseconds = 60_000
+
+
+class OrchestrationContext(Protocol):
+    instance_id: str
+    is_replaying: bool
+
+    @property
+    def current_utc_datetime(self) -> datetime: ...
+
+    def get_input(self) -> Any: ...
+
+    def call_activity(self, name: str, input_: Any = None) -> Task: ...
+
+    def call_activity_with_retry(self, name: str, retry_options: Any, input_: Any = None) -> Task: ...
+
+    def call_sub_orchestrator(self, name: str, input_: Any = None, instance_id: str | None = None) -> Task: ...
+
+    def task_all(self, activities: list[Task]) -> Task: ...
+
+    def set_custom_status(self, status: Any) -> None: ...
+
+
+def failure_reason(error: BaseException) -> str:
+    """A failed activity's message as the Durable library surfaces it: first line, bounded."""
+    text = str(error).strip()
+    return text.splitlines()[0][:500] if text else type(error).__name__
+
+
+def activity(context: OrchestrationContext, name: str, payload: Any) -> Task:
+    return context.call_activity_with_retry(name, ACTIVITY_RETRY, payload)
+
+
+def in_batches(context: OrchestrationContext, tasks: list[tuple[str, Any]], width: int) -> Orchestration:
+    """Run activities ``width`` at a time; returns their results in order.
+
+    A bounded width keeps the fan-out within the API's rate limit instead of scheduling thousands of
+    activities that would all wait on 429s.
+    """
+    results: list[Any] = []
+    for start in range(0, len(tasks), max(1, width)):
+        batch = [activity(context, name, payload) for name, payload in tasks[start : start + max(1, width)]]
+        results.extend((yield context.task_all(batch)))
+    return results

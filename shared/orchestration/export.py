@@ -1,0 +1,182 @@
+"""Export orchestration: request → resources → projects → pages (DESIGN §1, §3).
+
+History carries only ids, counts, page numbers, blob paths and continuation tokens.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shared.customvision import MAX_TAKE
+
+from . import names
+from .context import Orchestration, OrchestrationContext, activity, failure_reason, in_batches
+
+DEFAULT_WIDTH = 8
+
+
+def _page_count(total: int) -> int:
+    return (total + MAX_TAKE - 1) // MAX_TAKE
+
+
+def export_resource(context: OrchestrationContext) -> Orchestration:
+    """Every project in scope of one resource, ``project_width`` projects at a time.
+
+    Never fails: a resource that cannot be listed is reported in the result's ``errors``.
+    """
+    task = context.get_input()
+    try:
+        listing = yield activity(
+            context,
+            names.LIST_PROJECTS,
+            {"request_id": task["request_id"], "resource": task["resource"], "projects": task["projects"]},
+        )
+    except Exception as error:  # the activity failed after its retries
+        return {
+            "resource": task["resource"],
+            "projects": [],
+            "missing_projects": [],
+            "expected": {},
+            "errors": [{"kind": "resource", "resource": task["resource"], "error": failure_reason(error)}],
+        }
+    project_ids: list[str] = listing["project_ids"]
+    width = int(task.get("project_width") or 2)
+    summaries: list[dict[str, Any]] = []
+    for start in range(0, len(project_ids), width):
+        batch = [
+            context.call_sub_orchestrator(
+                names.EXPORT_PROJECT_ORCHESTRATOR,
+                {**task, "project_id": project_id},
+                instance_id=f"{context.instance_id}:{project_id}",
+            )
+            for project_id in project_ids[start : start + width]
+        ]
+        summaries.extend((yield context.task_all(batch)))
+        context.set_custom_status({"phase": "exporting", "projects_done": len(summaries), "projects": len(project_ids)})
+    return {
+        "resource": task["resource"],
+        "projects": summaries,
+        "missing_projects": listing["missing"],
+        "expected": {"projects": len(project_ids) + len(listing["missing"])},
+        "errors": [
+            {"kind": "projects", "project_id": project_id, "error": "not found in the resource"}
+            for project_id in listing["missing"]
+        ],
+    }
+
+
+def export_project(context: OrchestrationContext) -> Orchestration:
+    """One project: details, then image pages (workspace before iteration snapshots, so snapshot pages
+    copy only the files the workspace did not have), image performances, predictions.
+
+    Never fails: a step that still fails after its retries ends the project with what was exported so
+    far and the reason in ``errors``; the manifest's count check shows what is missing.
+    """
+    task = context.get_input()
+    partial: dict[str, Any] = {
+        "resource": task["resource"],
+        "project_id": task["project_id"],
+        "iterations": [],
+        "expected": {},
+        "exported": {},
+        "errors": [],
+    }
+    try:
+        return (yield from _export_project(context, task, partial))
+    except Exception as error:  # an activity failed after its retries
+        partial["errors"].append({"kind": "project", "project_id": task["project_id"], "error": failure_reason(error)})
+        return partial
+
+
+def _export_project(context: OrchestrationContext, task: dict[str, Any], partial: dict[str, Any]) -> Orchestration:
+    request_id, resource, project_id = task["request_id"], task["resource"], task["project_id"]
+    include: list[str] = task["include"]
+    width = int(task.get("page_width") or DEFAULT_WIDTH)
+    base = {"request_id": request_id, "resource": resource, "project_id": project_id}
+
+    details = yield activity(context, names.EXPORT_PROJECT_DETAILS, {**base, "include": include})
+    expected: dict[str, Any] = details["expected"]
+    # Counted into ``partial`` as we go, so a failure later keeps what was done.
+    exported: dict[str, int] = partial["exported"]
+    exported.update(details["exported"])
+    errors: list[dict[str, Any]] = partial["errors"]
+    errors.extend(details["errors"])
+    partial["iterations"] = details["iterations"]
+    partial["expected"] = _flatten(expected)
+    trained = [entry["id"] for entry in details["iterations"] if entry["trained"]]
+
+    def add(result: dict[str, Any], *kinds: tuple[str, str]) -> None:
+        for source, kind in kinds:
+            exported[kind] = exported.get(kind, 0) + int(result.get(source, 0))
+        errors.extend(result.get("errors", []))
+
+    if "images" in include:
+        with_files = "image_files" in include
+        listings: list[tuple[str | None, int]] = [(None, int(expected.get("images", 0)))]
+        listings += [
+            (iteration_id, int(expected.get("iteration_images", {}).get(iteration_id, 0))) for iteration_id in trained
+        ]
+        for iteration_id, total in listings:
+            pages = _page_count(total)
+            tasks = [
+                (
+                    names.EXPORT_IMAGE_PAGE,
+                    {**base, "iteration_id": iteration_id, "page": page, "with_files": with_files},
+                )
+                for page in range(pages)
+            ]
+            for result in (yield from in_batches(context, tasks, width)):
+                if iteration_id is None:
+                    add(
+                        result,
+                        ("images", "images"),
+                        ("tagged_images", "tagged_images"),
+                        ("untagged_images", "untagged_images"),
+                        ("files", "image_files"),
+                    )
+                else:
+                    add(result, ("images", "iteration_images"), ("files", "image_files"))
+            yield activity(
+                context, names.COMMIT_JSONL, {**base, "listing": "images", "iteration_id": iteration_id, "pages": pages}
+            )
+
+    if "performance" in include:
+        for iteration_id in trained:
+            total = int(expected.get("image_performances", {}).get(iteration_id, 0))
+            pages = _page_count(total)
+            tasks = [
+                (names.EXPORT_IMAGE_PERFORMANCE_PAGE, {**base, "iteration_id": iteration_id, "page": page})
+                for page in range(pages)
+            ]
+            for result in (yield from in_batches(context, tasks, width)):
+                add(result, ("image_performances", "image_performances"))
+            yield activity(
+                context,
+                names.COMMIT_JSONL,
+                {**base, "listing": "image_performances", "iteration_id": iteration_id, "pages": pages},
+            )
+
+    if "predictions" in include:
+        continuation: dict[str, Any] | None = None
+        part = 0
+        while True:
+            result = yield activity(
+                context,
+                names.EXPORT_PREDICTION_PAGES,
+                {**base, "continuation": continuation, "first_part": part, "with_files": "image_files" in include},
+            )
+            add(result, ("predictions", "predictions"), ("files", "prediction_files"))
+            part += int(result["parts"])
+            continuation = result["next"]
+            if continuation is None:
+                break
+        yield activity(
+            context, names.COMMIT_JSONL, {**base, "listing": "predictions", "iteration_id": None, "pages": part}
+        )
+
+    return partial
+
+
+def _flatten(expected: dict[str, Any]) -> dict[str, int]:
+    """Per-iteration expectations summed into one number per kind, as the manifest compares them."""
+    return {kind: (sum(value.values()) if isinstance(value, dict) else int(value)) for kind, value in expected.items()}

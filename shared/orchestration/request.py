@@ -1,0 +1,61 @@
+"""The top orchestrator: one instance per request (instance id = request id)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import names
+from .context import Orchestration, OrchestrationContext, activity
+
+
+def run_request(context: OrchestrationContext) -> Orchestration:
+    """Record the request, run the work per resource, write the results, send the completion event.
+
+    The output is the outcome without any link or secret: a duplicate request re-sends the event from
+    it, and the link is signed anew at sending time.
+    """
+    request: dict[str, Any] = context.get_input()
+    request_id = request["request_id"]
+    started_at = context.current_utc_datetime.isoformat()
+    context.set_custom_status({"phase": "starting", "due_at": request.get("due_at")})
+    yield activity(context, names.RECORD_REQUEST, {"request": request})
+
+    settings = request.get("_settings", {})
+    resource_results: list[dict[str, Any]] = []
+    if request["type"] == "export":
+        context.set_custom_status({"phase": "exporting", "due_at": request.get("due_at")})
+        tasks = [
+            context.call_sub_orchestrator(
+                names.EXPORT_RESOURCE_ORCHESTRATOR,
+                {
+                    "request_id": request_id,
+                    "resource": resource,
+                    "projects": request["scope"]["projects"],
+                    "include": request["include"],
+                    "project_width": settings.get("project_width"),
+                    "page_width": settings.get("page_width"),
+                },
+                instance_id=f"{request_id}:{resource}",
+            )
+            for resource in _resources(request)
+        ]
+        # Sub-orchestrations report their failures in their results instead of raising, so one
+        # unreachable resource does not hide what the others exported.
+        resource_results = yield context.task_all(tasks)
+
+    context.set_custom_status({"phase": "finalizing", "due_at": request.get("due_at")})
+    outcome = yield activity(
+        context,
+        names.FINALIZE_EXPORT,
+        {"request": request, "started_at": started_at, "resources": resource_results},
+    )
+    context.set_custom_status({"phase": "notifying", "due_at": request.get("due_at"), "status": outcome["status"]})
+    delivery = yield activity(context, names.SEND_COMPLETION, {"request": request, "outcome": outcome})
+    context.set_custom_status(
+        {"phase": "done", "due_at": request.get("due_at"), "status": outcome["status"], "counts": outcome["counts"]}
+    )
+    return {**outcome, "delivery": delivery}
+
+
+def _resources(request: dict[str, Any]) -> list[str]:
+    return [name.lower() for name in request["resources"]]

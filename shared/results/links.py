@@ -1,0 +1,47 @@
+"""Time-limited read links (SAS) to a result file, made when the completion event is sent.
+
+With an account key (Azurite, or a key-based connection) it is a service SAS; with a managed identity
+it is a user-delegation SAS, signed by a key that Entra ID issues for the link's lifetime. Links are
+created only for the event that carries them: never logged, never stored, never returned to the
+orchestration.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from azure.storage.blob import BlobSasPermissions, generate_blob_sas
+from azure.storage.blob.aio import BlobServiceClient
+
+
+async def read_link(service: BlobServiceClient, container: str, blob: str, lifetime: timedelta) -> tuple[str, str]:
+    """``(url, expires_at)`` for reading one blob."""
+    now = datetime.now(UTC)
+    expiry = now + lifetime
+    account_name = service.account_name
+    assert account_name is not None
+    credential = service.credential
+    account_key = getattr(credential, "account_key", None)
+    if account_key:
+        token = generate_blob_sas(
+            account_name,
+            container,
+            blob,
+            account_key=account_key,
+            permission=BlobSasPermissions(read=True),
+            expiry=expiry,
+            start=now - timedelta(minutes=5),
+        )
+    else:
+        delegation_key = await service.get_user_delegation_key(now - timedelta(minutes=5), expiry)
+        token = generate_blob_sas(
+            account_name,
+            container,
+            blob,
+            user_delegation_key=delegation_key,
+            permission=BlobSasPermissions(read=True),
+            expiry=expiry,
+            start=now - timedelta(minutes=5),
+        )
+    url = f"{service.url.rstrip('/')}/{container}/{blob}?{token}"
+    return url, expiry.isoformat().replace("+00:00", "Z")
