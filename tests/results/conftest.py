@@ -1,0 +1,22 @@
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+from azure.storage.blob.aio import BlobServiceClient, ContainerClient
+
+from shared.results.store import ResultStore
+
+
+@pytest.fixture
+async def container(azurite) -> AsyncIterator[ContainerClient]:
+    async with BlobServiceClient.from_connection_string(azurite.connection_string) as service:
+        client = service.get_container_client(f"t{uuid.uuid4().hex[:12]}")
+        await client.create_container()
+        yield client
+
+
+@pytest.fixture
+def store(container: ContainerClient) -> ResultStore:
+    return ResultStore(container)
