@@ -62,3 +62,69 @@ async def dsr_finalize_export(payload: dict[str, Any]) -> dict[str, Any]:
 @bp.activity_trigger(input_name="payload")
 async def dsr_send_completion(payload: dict[str, Any]) -> dict[str, str]:
     return await activities.send_completion_event(payload)
+
+
+@bp.function_name(names.ERASE_PLAN_PROJECT)
+@bp.activity_trigger(input_name="payload")
+async def dsr_erase_plan_project(payload: dict[str, Any]) -> dict[str, Any]:
+    return await activities.erase_plan_project(payload)
+
+
+@bp.function_name(names.ERASE_UNPUBLISH)
+@bp.activity_trigger(input_name="payload")
+async def dsr_erase_unpublish(payload: dict[str, Any]) -> dict[str, Any]:
+    return await activities.erase_unpublish(payload)
+
+
+@bp.function_name(names.ERASE_ALL_IMAGES)
+@bp.activity_trigger(input_name="payload")
+async def dsr_erase_all_images(payload: dict[str, Any]) -> dict[str, Any]:
+    return await activities.erase_all_images(payload)
+
+
+@bp.function_name(names.ERASE_IMAGE_BATCH)
+@bp.activity_trigger(input_name="payload")
+async def dsr_erase_image_batch(payload: dict[str, Any]) -> dict[str, Any]:
+    return await activities.erase_image_batch(payload)
+
+
+@bp.function_name(names.ERASE_REMAINING_IMAGES)
+@bp.activity_trigger(input_name="payload")
+async def dsr_erase_remaining_images(payload: dict[str, Any]) -> dict[str, Any]:
+    return await activities.erase_remaining_images(payload)
+
+
+@bp.function_name(names.ERASE_PREDICTIONS)
+@bp.activity_trigger(input_name="payload")
+async def dsr_erase_predictions(payload: dict[str, Any]) -> dict[str, Any]:
+    return await activities.erase_predictions(payload)
+
+
+@bp.function_name(names.ERASE_TAGS)
+@bp.activity_trigger(input_name="payload")
+async def dsr_erase_tags(payload: dict[str, Any]) -> dict[str, Any]:
+    return await activities.erase_tags(payload)
+
+
+@bp.function_name(names.ERASE_ITERATIONS)
+@bp.activity_trigger(input_name="payload")
+async def dsr_erase_iterations(payload: dict[str, Any]) -> dict[str, Any]:
+    return await activities.erase_iterations(payload)
+
+
+@bp.function_name(names.ERASE_PROJECT)
+@bp.activity_trigger(input_name="payload")
+async def dsr_erase_project(payload: dict[str, Any]) -> dict[str, Any]:
+    return await activities.erase_project(payload)
+
+
+@bp.function_name(names.ERASE_VERIFY)
+@bp.activity_trigger(input_name="payload")
+async def dsr_erase_verify(payload: dict[str, Any]) -> list[dict[str, Any]]:
+    return await activities.erase_verify(payload)
+
+
+@bp.function_name(names.FINALIZE_ERASE)
+@bp.activity_trigger(input_name="payload")
+async def dsr_finalize_erase(payload: dict[str, Any]) -> dict[str, Any]:
+    return await activities.finalize_erase_request(payload)

@@ -11,6 +11,9 @@ from typing import Any
 
 from shared.connections import blob_service, results_container, setting
 from shared.dsr_request import DsrRequest
+from shared.erase import steps as erase_steps
+from shared.erase import verify as erase_checks
+from shared.erase.finalize import finalize_erase
 from shared.events.completion import make_event, result_links, send_completion
 from shared.export import images, performance, predictions, project
 from shared.export.finalize import finalize_export
@@ -104,3 +107,65 @@ async def send_completion_event(payload: dict[str, Any]) -> dict[str, str]:
         container = results_container(service).container_name
         result = await result_links(service, container, outcome)
     return await send_completion(make_event(request, outcome, result), request, os.environ)
+
+
+async def erase_plan_project(payload: dict[str, Any]) -> dict[str, Any]:
+    async with open_step(payload["request_id"], "erase_plan", payload["resource"]) as step:
+        return await erase_steps.plan_project(step, payload["project_id"], payload["selector"])
+
+
+async def erase_unpublish(payload: dict[str, Any]) -> dict[str, Any]:
+    async with open_step(payload["request_id"], "erase_unpublish", payload["resource"]) as step:
+        return await erase_steps.unpublish(step, payload["project_id"], payload["iteration_ids"])
+
+
+async def erase_all_images(payload: dict[str, Any]) -> dict[str, Any]:
+    async with open_step(payload["request_id"], "erase_all_images", payload["resource"]) as step:
+        return await erase_steps.delete_all_images(step, payload["project_id"])
+
+
+async def erase_image_batch(payload: dict[str, Any]) -> dict[str, Any]:
+    async with open_step(payload["request_id"], "erase_image_batch", payload["resource"]) as step:
+        return await erase_steps.delete_image_batch(step, payload["project_id"], payload["ids_path"], payload["batch"])
+
+
+async def erase_remaining_images(payload: dict[str, Any]) -> dict[str, Any]:
+    async with open_step(payload["request_id"], "erase_remaining_images", payload["resource"]) as step:
+        return await erase_steps.remaining_images(
+            step, payload["project_id"], ids_path=payload["ids_path"], iteration_ids=payload["iteration_ids"]
+        )
+
+
+async def erase_predictions(payload: dict[str, Any]) -> dict[str, Any]:
+    async with open_step(payload["request_id"], "erase_predictions", payload["resource"]) as step:
+        return await erase_steps.delete_predictions(step, payload["project_id"])
+
+
+async def erase_tags(payload: dict[str, Any]) -> dict[str, Any]:
+    async with open_step(payload["request_id"], "erase_tags", payload["resource"]) as step:
+        return await erase_steps.delete_tags(step, payload["project_id"])
+
+
+async def erase_iterations(payload: dict[str, Any]) -> dict[str, Any]:
+    async with open_step(payload["request_id"], "erase_iterations", payload["resource"]) as step:
+        return await erase_steps.delete_iterations(step, payload["project_id"], payload["iteration_ids"])
+
+
+async def erase_project(payload: dict[str, Any]) -> dict[str, Any]:
+    async with open_step(payload["request_id"], "erase_project", payload["resource"]) as step:
+        return await erase_steps.delete_project(step, payload["project_id"])
+
+
+async def erase_verify(payload: dict[str, Any]) -> list[dict[str, Any]]:
+    async with open_step(payload["request_id"], "erase_verify", payload["resource"]) as step:
+        if payload["mode"] == "project":
+            return await erase_checks.verify_project_deleted(step, payload["project_id"])
+        return await erase_checks.verify_images_deleted(
+            step, payload["project_id"], payload["ids_path"], payload["iteration_ids"], payload["deleted_iterations"]
+        )
+
+
+async def finalize_erase_request(payload: dict[str, Any]) -> dict[str, Any]:
+    async with blob_service() as service:
+        store = ResultStore(results_container(service))
+        return await finalize_erase(store, payload["request"], payload["started_at"], payload["resources"])

@@ -131,6 +131,7 @@ class DsrRequest(_Strict):
     dry_run: bool = False
     confirm: ShortText | list[ShortText] | None = None
     export_zip: bool = False
+    delete_affected_iterations: bool = False
     ticket: Ticket | None = None
     subject: Subject | None = None
     received_at: AwareDatetime | None = None
@@ -144,6 +145,8 @@ class DsrRequest(_Strict):
             raise ValueError("resources: each resource may be named once")
         if len(set(self.include)) != len(self.include):
             raise ValueError("include: each data kind may be named once")
+        if self.delete_affected_iterations and (self.type != "erase" or self.scope.images is None):
+            raise ValueError("delete_affected_iterations applies to an erase with an image selector")
         if self.received_at and self.due_at and self.due_at < self.received_at:
             raise ValueError("due_at is before received_at")
         if self.type == "erase" and self.needs_confirmation and not self.dry_run:

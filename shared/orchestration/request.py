@@ -43,10 +43,34 @@ def run_request(context: OrchestrationContext) -> Orchestration:
         # unreachable resource does not hide what the others exported.
         resource_results = yield context.task_all(tasks)
 
+    else:
+        context.set_custom_status(
+            {"phase": "planning" if request.get("dry_run") else "erasing", "due_at": request.get("due_at")}
+        )
+        tasks = [
+            context.call_sub_orchestrator(
+                names.ERASE_RESOURCE_ORCHESTRATOR,
+                {
+                    "request_id": request_id,
+                    "resource": resource,
+                    "projects": request["scope"]["projects"],
+                    "images": request["scope"].get("images"),
+                    "include": request["include"],
+                    "dry_run": bool(request.get("dry_run")),
+                    "delete_affected_iterations": bool(request.get("delete_affected_iterations")),
+                    "project_width": settings.get("project_width"),
+                    "page_width": settings.get("page_width"),
+                },
+                instance_id=f"{request_id}:{resource}",
+            )
+            for resource in _resources(request)
+        ]
+        resource_results = yield context.task_all(tasks)
+
     context.set_custom_status({"phase": "finalizing", "due_at": request.get("due_at")})
     outcome = yield activity(
         context,
-        names.FINALIZE_EXPORT,
+        names.FINALIZE_EXPORT if request["type"] == "export" else names.FINALIZE_ERASE,
         {"request": request, "started_at": started_at, "resources": resource_results},
     )
     context.set_custom_status({"phase": "notifying", "due_at": request.get("due_at"), "status": outcome["status"]})

@@ -1,0 +1,149 @@
+"""The end of an erase (or its dry run): status, the plan or the certificate, and the manifest."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import UTC, datetime
+from typing import Any
+
+from shared.results import layout
+from shared.results.store import ResultStore
+
+from .certificate import write_certificate
+
+MAX_ERRORS_IN_OUTCOME = 50
+
+
+def _deleted_counts(projects: list[dict[str, Any]]) -> Counter[str]:
+    counts: Counter[str] = Counter()
+    for project in projects:
+        plan = project.get("plan") or {}
+        if not plan.get("exists"):
+            continue
+        steps = {s["step"]: s["result"] for s in project.get("steps", [])}
+        if plan.get("mode") == "project" and "delete_project" in steps:
+            counts["projects"] += 1
+            counts["images"] += int(plan.get("images", 0))
+            counts["tags"] += int(steps.get("delete_tags", {}).get("deleted", 0))
+            counts["iterations"] += int(steps.get("delete_iterations", {}).get("deleted", 0))
+            counts["predictions"] += int(steps.get("delete_predictions", {}).get("deleted", 0))
+            counts["unpublished_iterations"] += int(steps.get("unpublish", {}).get("deleted", 0))
+        elif plan.get("mode") == "images" and "delete_images" in steps:
+            counts["images"] += int(steps["delete_images"].get("requested", 0))
+            counts["iterations"] += int(steps.get("delete_iterations", {}).get("deleted", 0))
+    return counts
+
+
+def _planned_counts(projects: list[dict[str, Any]]) -> Counter[str]:
+    counts: Counter[str] = Counter()
+    for project in projects:
+        plan = project.get("plan") or {}
+        if not plan.get("exists"):
+            continue
+        counts["projects" if plan["mode"] == "project" else "projects_touched"] += 1
+        for kind in ("images", "tags", "predictions"):
+            counts[kind] += int(plan.get(kind, 0))
+        counts["iterations"] += int(plan.get("iterations", 0)) if plan["mode"] == "project" else 0
+        counts["published_iterations"] += len(plan.get("published_iterations", []))
+    return counts
+
+
+async def finalize_erase(
+    store: ResultStore, request: dict[str, Any], started_at: str, resources: list[dict[str, Any]]
+) -> dict[str, Any]:
+    request_id = request["request_id"]
+    projects = [{**p, "resource": r["resource"]} for r in resources for p in r.get("projects", [])]
+    errors = [e for r in resources for e in r.get("errors", [])] + [e for p in projects for e in p.get("errors", [])]
+    checks = [c for p in projects for c in p.get("checks", [])]
+    affected = [
+        {
+            "resource": p["resource"],
+            "project_id": p["project_id"],
+            "iterations": p["plan"].get("affected_iterations", []),
+        }
+        for p in projects
+        if (p.get("plan") or {}).get("affected_iterations")
+    ]
+    planned = _planned_counts(projects)
+    result: dict[str, Any] = {"manifest": layout.manifest(request_id)}
+    if request.get("dry_run"):
+        status = "failed" if errors else "succeeded"
+        counts = dict(planned)
+        plan_file = await store.put_json(
+            f"{request_id}/erase-plan.json",
+            {
+                "request_id": request_id,
+                "dry_run": True,
+                "would_delete": counts,
+                "projects": [{"resource": p["resource"], **(p.get("plan") or {})} for p in projects],
+                "missing_projects": [m for r in resources for m in r.get("missing_projects", [])],
+                "errors": errors,
+            },
+        )
+        result["plan"] = plan_file.path
+    else:
+        counts = dict(_deleted_counts(projects))
+        failed_checks = [c for c in checks if not c["passed"]]
+        existed = [p for p in projects if (p.get("plan") or {}).get("exists")]
+        if errors and not counts:
+            status = "failed"
+        elif errors or failed_checks or (existed and not checks):
+            status = "partially_succeeded"
+        else:
+            status = "succeeded"
+        certificate = await write_certificate(
+            store,
+            request,
+            status=status,
+            started_at=started_at,
+            projects=[_certificate_entry(p) for p in projects],
+            counts=counts,
+            checks=checks,
+            errors=errors,
+        )
+        result["certificate"] = certificate.path
+        result["certificate_sha256"] = certificate.sha256
+    await store.put_json(
+        layout.manifest(request_id),
+        {
+            "manifest_version": 1,
+            "request_id": request_id,
+            "type": "erase",
+            "dry_run": bool(request.get("dry_run")),
+            "status": status,
+            "started_at": started_at,
+            "completed_at": datetime.now(UTC).isoformat(),
+            "counts": counts,
+            "planned_counts": dict(planned),
+            "errors": errors,
+            "result": result,
+        },
+    )
+    return {
+        "request_id": request_id,
+        "type": "erase",
+        "status": status,
+        "dry_run": bool(request.get("dry_run")),
+        "counts": counts,
+        "expected_counts": dict(planned),
+        "trained_on_erased_images": affected,
+        "errors": errors[:MAX_ERRORS_IN_OUTCOME],
+        "error_count": len(errors),
+        "result": result,
+        "started_at": started_at,
+        "completed_at": datetime.now(UTC).isoformat(),
+    }
+
+
+def _certificate_entry(project: dict[str, Any]) -> dict[str, Any]:
+    plan = project.get("plan") or {}
+    return {
+        "resource": project["resource"],
+        "project_id": project["project_id"],
+        "mode": plan.get("mode"),
+        "existed": plan.get("exists"),
+        "planned": {k: plan.get(k) for k in ("images", "tags", "predictions", "iterations") if k in plan},
+        "published_iterations": plan.get("published_iterations", []),
+        "trained_on_erased_images": plan.get("affected_iterations", []),
+        "steps": project.get("steps", []),
+    }

@@ -1,0 +1,72 @@
+"""Finding a data subject's images: by id, by tag name, or by metadata, in the workspace and in every
+trained iteration's snapshot.
+
+The ids are collected before anything is deleted (paging with ``skip`` over a set that shrinks under
+deletes would skip images) and kept in a work blob, not in orchestration history. Only ids are kept:
+erasure never copies the content it erases.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+from shared.customvision import TrainingClient, metadata_filter
+from shared.customvision.models import ITERATION_STATUS_COMPLETED, Image
+from shared.results.store import ResultStore
+
+
+def work_ids_path(request_id: str, project_id: str) -> str:
+    return f"{request_id}/work/projects/{project_id}/image-ids.txt"
+
+
+async def _matching(
+    client: TrainingClient,
+    project_id: str,
+    selector: Mapping[str, Any],
+    iteration_id: str | None,
+    tag_ids: list[str],
+) -> AsyncIterator[list[Image]]:
+    if selector.get("image_ids"):
+        async for page in client.iter_images_by_ids(project_id, selector["image_ids"], iteration_id=iteration_id):
+            yield page
+    for tag_id in tag_ids:
+        async for page in client.iter_tagged_image_pages(project_id, iteration_id=iteration_id, tag_ids=[tag_id]):
+            yield page
+    if selector.get("metadata"):
+        expression = metadata_filter(selector["metadata"])
+        async for page in client.iter_image_pages(project_id, iteration_id=iteration_id, metadata_filter=expression):
+            yield page
+
+
+async def select_images(
+    client: TrainingClient, store: ResultStore, request_id: str, project_id: str, selector: Mapping[str, Any]
+) -> dict[str, Any]:
+    """Write the matching image ids (workspace and snapshots, de-duplicated) to the work blob.
+
+    Returns the count, the trained iterations that learned from any of them, and the blob path.
+    """
+    wanted_tags = {name.casefold() for name in selector.get("tag_names", [])}
+    iterations = [i for i in await client.get_iterations(project_id) if i.status == ITERATION_STATUS_COMPLETED]
+    found: dict[str, None] = {}
+    affected: list[str] = []
+    for iteration_id in [None, *(i.id for i in iterations)]:
+        tags = await client.get_tags(project_id, iteration_id=iteration_id) if wanted_tags else []
+        tag_ids = [tag.id for tag in tags if tag.name.casefold() in wanted_tags]
+        hit = False
+        async for page in _matching(client, project_id, selector, iteration_id, tag_ids):
+            for image in page:
+                found.setdefault(image.id)
+                hit = True
+        if hit and iteration_id is not None:
+            affected.append(iteration_id)
+    path = work_ids_path(request_id, project_id)
+    await store.put_bytes(path, "".join(f"{image_id}\n" for image_id in found).encode(), "text/plain")
+    return {"images": len(found), "affected_iterations": affected, "ids_path": path}
+
+
+async def read_ids(store: ResultStore, path: str, start: int, count: int) -> list[str]:
+    """Ids ``start`` to ``start + count`` of a work blob (a data subject's images: a short file)."""
+    downloader = await store.container.get_blob_client(path).download_blob()
+    lines = (await downloader.readall()).decode().split()
+    return lines[start : start + count]

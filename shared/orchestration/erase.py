@@ -1,0 +1,148 @@
+"""Erase orchestration: request → resources → projects → ordered, idempotent steps → read-back."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from shared.customvision import MAX_IMAGE_IDS
+
+from . import names
+from .context import Orchestration, OrchestrationContext, activity, failure_reason, in_batches
+
+POLL_SECONDS = 2
+MAX_WAIT_SECONDS = 15 * 60  # background image deletion; then the read-back reports what is left
+
+
+def erase_resource(context: OrchestrationContext) -> Orchestration:
+    """Every project in scope, ``project_width`` at a time. Never fails: errors go in the result."""
+    task = context.get_input()
+    try:
+        listing = yield activity(
+            context,
+            names.LIST_PROJECTS,
+            {"request_id": task["request_id"], "resource": task["resource"], "projects": task["projects"]},
+        )
+    except Exception as error:  # the listing failed after its retries
+        return {
+            "resource": task["resource"],
+            "projects": [],
+            "missing_projects": [],
+            "errors": [{"kind": "resource", "resource": task["resource"], "error": failure_reason(error)}],
+        }
+    project_ids: list[str] = listing["project_ids"]
+    width = int(task.get("project_width") or 2)
+    summaries: list[dict[str, Any]] = []
+    for start in range(0, len(project_ids), width):
+        batch = [
+            context.call_sub_orchestrator(
+                names.ERASE_PROJECT_ORCHESTRATOR,
+                {**task, "project_id": project_id},
+                instance_id=f"{context.instance_id}:{project_id}",
+            )
+            for project_id in project_ids[start : start + width]
+        ]
+        summaries.extend((yield context.task_all(batch)))
+        context.set_custom_status({"phase": "erasing", "projects_done": len(summaries), "projects": len(project_ids)})
+    # A listed project that does not exist is already erased; say so rather than fail.
+    return {"resource": task["resource"], "projects": summaries, "missing_projects": listing["missing"], "errors": []}
+
+
+def erase_project(context: OrchestrationContext) -> Orchestration:
+    task = context.get_input()
+    summary: dict[str, Any] = {
+        "resource": task["resource"],
+        "project_id": task["project_id"],
+        "plan": None,
+        "steps": [],
+        "checks": [],
+        "errors": [],
+    }
+    try:
+        return (yield from _erase_project(context, task, summary))
+    except Exception as error:  # a step failed after its retries: report, then let the read-back speak
+        summary["errors"].append({"kind": "project", "project_id": task["project_id"], "error": failure_reason(error)})
+        return summary
+
+
+def _erase_project(context: OrchestrationContext, task: dict[str, Any], summary: dict[str, Any]) -> Orchestration:
+    base = {"request_id": task["request_id"], "resource": task["resource"], "project_id": task["project_id"]}
+    selector = task.get("images")
+    plan = yield activity(context, names.ERASE_PLAN_PROJECT, {**base, "selector": selector})
+    summary["plan"] = plan
+    if not plan["exists"] or task.get("dry_run"):
+        return summary
+
+    def step(name: str, result: Any) -> None:
+        summary["steps"].append({"step": name, "at": context.current_utc_datetime.isoformat(), "result": result})
+
+    if plan["mode"] == "project":
+        if plan["published_iterations"]:
+            step(
+                "unpublish",
+                (
+                    yield activity(
+                        context, names.ERASE_UNPUBLISH, {**base, "iteration_ids": plan["published_iterations"]}
+                    )
+                ),
+            )
+        step("delete_images", (yield activity(context, names.ERASE_ALL_IMAGES, base)))
+        step("wait_for_images", (yield from _wait_for_images(context, base, None, plan["trained_iterations"])))
+        if "predictions" in task["include"]:
+            step("delete_predictions", (yield from _delete_predictions(context, base)))
+        step("delete_tags", (yield activity(context, names.ERASE_TAGS, base)))
+        step("delete_iterations", (yield activity(context, names.ERASE_ITERATIONS, {**base, "iteration_ids": None})))
+        step("delete_project", (yield activity(context, names.ERASE_PROJECT, base)))
+        summary["checks"] = yield activity(context, names.ERASE_VERIFY, {**base, "mode": "project"})
+        return summary
+
+    ids_path = plan["ids_path"]
+    batches = (int(plan["images"]) + MAX_IMAGE_IDS - 1) // MAX_IMAGE_IDS
+    tasks = [(names.ERASE_IMAGE_BATCH, {**base, "ids_path": ids_path, "batch": n}) for n in range(batches)]
+    results = yield from in_batches(context, tasks, int(task.get("page_width") or 4))
+    step("delete_images", {"requested": sum(r["requested"] for r in results), "batches": batches})
+    step("wait_for_images", (yield from _wait_for_images(context, base, ids_path, plan["trained_iterations"])))
+    deleted_iterations: list[str] = []
+    if task.get("delete_affected_iterations") and plan["affected_iterations"]:
+        deleted_iterations = plan["affected_iterations"]
+        step(
+            "delete_iterations",
+            (yield activity(context, names.ERASE_ITERATIONS, {**base, "iteration_ids": deleted_iterations})),
+        )
+    summary["checks"] = yield activity(
+        context,
+        names.ERASE_VERIFY,
+        {
+            **base,
+            "mode": "images",
+            "ids_path": ids_path,
+            "iteration_ids": plan["trained_iterations"],
+            "deleted_iterations": deleted_iterations,
+        },
+    )
+    return summary
+
+
+def _wait_for_images(
+    context: OrchestrationContext, base: dict[str, Any], ids_path: str | None, iteration_ids: list[str]
+) -> Orchestration:
+    """Poll with durable timers (no activity sleeps) until the background deletion is done."""
+    deadline = context.current_utc_datetime + timedelta(seconds=MAX_WAIT_SECONDS)
+    polls = 0
+    while True:
+        result = yield activity(
+            context, names.ERASE_REMAINING_IMAGES, {**base, "ids_path": ids_path, "iteration_ids": iteration_ids}
+        )
+        polls += 1
+        if result["remaining"] == 0 or context.current_utc_datetime >= deadline:
+            return {"remaining": result["remaining"], "polls": polls}
+        yield context.create_timer(context.current_utc_datetime + timedelta(seconds=POLL_SECONDS))
+
+
+def _delete_predictions(context: OrchestrationContext, base: dict[str, Any]) -> Orchestration:
+    deleted = 0
+    while True:
+        result = yield activity(context, names.ERASE_PREDICTIONS, base)
+        deleted += int(result["deleted"])
+        if not result["more"]:
+            return {"deleted": deleted}
