@@ -152,7 +152,8 @@ class Requester:
         query = {name: _query_value(value) for name, value in (params or {}).items() if value is not None}
 
         def build() -> httpx.Request:
-            return self._http.build_request("GET", url, params=query, headers={"Accept": "*/*"})
+            # No ``params`` when there are none: httpx would drop the URL's own query (the SAS).
+            return self._http.build_request("GET", url, params=query or None, headers={"Accept": "*/*"})
 
         response = await self._send(operation, build, authenticated=authenticated, stream=True)
         try:

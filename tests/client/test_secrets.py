@@ -65,6 +65,7 @@ async def test_storage_downloads_do_not_carry_the_key(make_client, recorder) -> 
             assert download.content_type == "image/png"
     assert body == b"PNGDATA"
     assert "Training-Key" not in recorder.requests[0].headers
+    assert str(recorder.requests[0].url) == f"https://storage.example/img/1.png?{SIG}", "the SAS query is kept"
 
 
 async def test_relative_uris_go_through_get_artifact_with_the_key(make_client, recorder) -> None:
