@@ -1,0 +1,221 @@
+"""The slice of Azure Resource Manager that concerns the account itself, under `/_arm`.
+
+Served (case-insensitive like ARM, `api-version` required, any non-empty `Authorization: Bearer …`):
+
+* `GET    /_arm/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.CognitiveServices/accounts/{name}`
+* `POST   …/accounts/{name}/listKeys`: key1 is the training key, key2 a random secondary key. A DSR
+  export must not copy them; serving them lets tests prove it does not.
+* `DELETE …/accounts/{name}`: soft delete (200; 204 when already gone). Afterwards the keys stop
+  working on the data plane (401) and the account is listed under deletedAccounts.
+* `GET|DELETE /_arm/subscriptions/{sub}/providers/Microsoft.CognitiveServices/locations/{loc}/resourceGroups/
+  {rg}/deletedAccounts/{name}`: the soft-deleted account; DELETE purges it and every project (200).
+
+Errors use ARM's `{"error": {"code", "message"}}` shape with ARM's codes.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import timedelta
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from local.simulator.request_log import context_of
+from local.simulator.state import Simulator
+from local.simulator.timefmt import format_wire
+
+PROVIDER = "Microsoft.CognitiveServices"
+KIND = "CustomVision.Training"
+PURGE_AFTER = timedelta(days=2)
+_API_VERSION = re.compile(r"^\d{4}-\d{2}-\d{2}(-preview)?$")
+
+
+def _error(status: int, code: str, message: str) -> JSONResponse:
+    return JSONResponse(
+        {"error": {"code": code, "message": message}},
+        status,
+        headers={"x-ms-failure-cause": "gateway" if status == 401 else "service"},
+    )
+
+
+class _Arm:
+    def __init__(self, simulator: Simulator) -> None:
+        self.simulator = simulator
+        config = simulator.config
+        self.account_id = (
+            f"/subscriptions/{config.subscription_id}/resourceGroups/{config.resource_group}"
+            f"/providers/{PROVIDER}/accounts/{config.account_name}"
+        )
+        self.deleted_id = (
+            f"/subscriptions/{config.subscription_id}/providers/{PROVIDER}/locations/{config.location}"
+            f"/resourceGroups/{config.resource_group}/deletedAccounts/{config.account_name}"
+        )
+
+    # --- checks -------------------------------------------------------------------------------
+    def precheck(self, request: Request) -> Response | None:
+        context = context_of(request.scope)
+        context.api = "arm"
+        authorization = request.headers.get("authorization")
+        if authorization is None:
+            context.key_ok = False
+            return _error(401, "AuthenticationFailed", "Authentication failed. The 'Authorization' header is missing.")
+        scheme, _, token = authorization.partition(" ")
+        context.key_ok = scheme.lower() == "bearer" and bool(token.strip())
+        if not context.key_ok:
+            return _error(401, "InvalidAuthenticationToken", "The access token is invalid.")
+        version = request.query_params.get("api-version")
+        if version is None:
+            return _error(
+                400,
+                "MissingApiVersionParameter",
+                "The api-version query parameter (?api-version=) is required for all requests.",
+            )
+        if not _API_VERSION.match(version):
+            return _error(400, "InvalidApiVersionParameter", f"The api-version '{version}' is invalid.")
+        return None
+
+    def _not_found(self, resource_type: str, name: str) -> JSONResponse:
+        rg = self.simulator.config.resource_group
+        return _error(
+            404,
+            "ResourceNotFound",
+            f"The Resource '{PROVIDER}/{resource_type}/{name}' under resource group '{rg}' was not found. "
+            "For more details please go to https://aka.ms/ARMResourceNotFoundFix",
+        )
+
+    def _match_scope(self, subscription: str, resource_group: str) -> Response | None:
+        config = self.simulator.config
+        if subscription.lower() != config.subscription_id.lower():
+            return _error(404, "SubscriptionNotFound", f"The subscription '{subscription}' could not be found.")
+        if resource_group.lower() != config.resource_group.lower():
+            return _error(404, "ResourceGroupNotFound", f"Resource group '{resource_group}' could not be found.")
+        return None
+
+    # --- bodies -------------------------------------------------------------------------------
+    def _account_json(self, base_url: str) -> dict[str, Any]:
+        simulator = self.simulator
+        account = simulator.account
+        created = format_wire(account.created)
+        endpoint = base_url.rstrip("/") + "/"
+        return {
+            "id": self.account_id,
+            "name": simulator.config.account_name,
+            "type": f"{PROVIDER}/accounts",
+            "etag": f'"{uuid.UUID(int=account.etag_counter)}"',
+            "location": simulator.config.location,
+            "kind": KIND,
+            "sku": {"name": "S0"},
+            "tags": {},
+            "properties": {
+                "endpoint": endpoint,
+                "endpoints": {"Custom Vision Training": endpoint},
+                "internalId": uuid.uuid5(uuid.NAMESPACE_URL, self.account_id).hex,
+                "dateCreated": created,
+                "provisioningState": "Succeeded",
+                "publicNetworkAccess": "Enabled",
+                "disableLocalAuth": False,
+                "isMigrated": False,
+                "networkAcls": {"defaultAction": "Allow", "virtualNetworkRules": [], "ipRules": []},
+                "capabilities": [{"name": "CustomerManagedKey"}, {"name": "VirtualNetworks"}],
+                "apiProperties": {},
+            },
+            "systemData": {
+                "createdBy": "cvdsr-simulator",
+                "createdByType": "Application",
+                "createdAt": created,
+                "lastModifiedBy": "cvdsr-simulator",
+                "lastModifiedByType": "Application",
+                "lastModifiedAt": created,
+            },
+        }
+
+    def _deleted_json(self, base_url: str) -> dict[str, Any]:
+        account = self.simulator.account
+        assert account.deleted_at is not None
+        body = self._account_json(base_url)
+        body["id"] = self.deleted_id
+        body["type"] = f"{PROVIDER}/locations/resourceGroups/deletedAccounts"
+        body["properties"]["deletionDate"] = format_wire(account.deleted_at)
+        body["properties"]["scheduledPurgeDate"] = format_wire(account.deleted_at + PURGE_AFTER)
+        body["properties"]["restore"] = False
+        return body
+
+    # --- dispatch -----------------------------------------------------------------------------
+    async def dispatch(self, request: Request) -> Response:
+        denied = self.precheck(request)
+        if denied:
+            return denied
+        parts = [part for part in request.path_params["path"].split("/") if part]
+        lower = [part.lower() for part in parts]
+        base_url = str(request.base_url)
+        with self.simulator.lock:
+            if (
+                len(parts) in (8, 9)
+                and lower[0] == "subscriptions"
+                and lower[2] == "resourcegroups"
+                and lower[4] == "providers"
+                and lower[5] == PROVIDER.lower()
+                and lower[6] == "accounts"
+            ):
+                mismatch = self._match_scope(parts[1], parts[3])
+                if mismatch:
+                    return mismatch
+                return self._account(request, parts[7], lower[8] if len(parts) == 9 else None, base_url)
+            if (
+                len(parts) == 10
+                and lower[0] == "subscriptions"
+                and lower[2] == "providers"
+                and lower[3] == PROVIDER.lower()
+                and lower[4] == "locations"
+                and lower[6] == "resourcegroups"
+                and lower[8] == "deletedaccounts"
+            ):
+                mismatch = self._match_scope(parts[1], parts[7])
+                if mismatch:
+                    return mismatch
+                return self._deleted_account(request, parts[5], parts[9], base_url)
+        return _error(404, "InvalidResourceType", f"The resource type of '/{'/'.join(parts)}' could not be found.")
+
+    def _account(self, request: Request, name: str, action: str | None, base_url: str) -> Response:
+        simulator = self.simulator
+        exists = simulator.is_active() and name.lower() == simulator.config.account_name.lower()
+        if action is None and request.method == "GET":
+            return JSONResponse(self._account_json(base_url)) if exists else self._not_found("accounts", name)
+        if action is None and request.method == "DELETE":
+            if not exists:
+                return Response(status_code=204)
+            simulator.account.status = "soft_deleted"
+            simulator.account.deleted_at = simulator.now()
+            simulator.account.etag_counter += 1
+            return Response(status_code=200)
+        if action == "listkeys" and request.method == "POST":
+            if not exists:
+                return self._not_found("accounts", name)
+            return JSONResponse({"key1": simulator.config.training_key, "key2": simulator.account.secondary_key})
+        return _error(405, "UnsupportedMethod", f"{request.method} is not supported on this resource.")
+
+    def _deleted_account(self, request: Request, location: str, name: str, base_url: str) -> Response:
+        simulator = self.simulator
+        exists = (
+            simulator.account.status == "soft_deleted"
+            and name.lower() == simulator.config.account_name.lower()
+            and location.lower() == simulator.config.location.lower()
+        )
+        if not exists:
+            return self._not_found(f"locations/{location}/resourceGroups/deletedAccounts", name)
+        if request.method == "GET":
+            return JSONResponse(self._deleted_json(base_url))
+        if request.method == "DELETE":
+            simulator.purge()
+            simulator.account.status = "purged"
+            return Response(status_code=200)
+        return _error(405, "UnsupportedMethod", f"{request.method} is not supported on this resource.")
+
+
+def arm_routes(simulator: Simulator) -> list[Route]:
+    arm = _Arm(simulator)
+    return [Route("/_arm/{path:path}", arm.dispatch, methods=["GET", "POST", "PUT", "PATCH", "DELETE"])]
