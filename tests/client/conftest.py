@@ -51,9 +51,7 @@ def make_client(recorder: Recorder) -> Callable[..., TrainingClient]:
     return make
 
 
-def error(
-    status: int, code: str, message: str = "", request_id: str = "req-1", **headers: str
-) -> httpx.Response:
+def error(status: int, code: str, message: str = "", request_id: str = "req-1", **headers: str) -> httpx.Response:
     return httpx.Response(
         status, json={"code": code, "message": message}, headers={"apim-request-id": request_id, **headers}
     )

@@ -63,13 +63,10 @@ async def test_delete_predictions_chunks_ids_to_64(make_client, recorder) -> Non
 
 async def test_delete_image_tags_chunks_images_and_tags(make_client, recorder) -> None:
     async with make_client(lambda _request: httpx.Response(204)) as client:
-        calls = await client.delete_image_tags(
-            "p1", [f"i{n}" for n in range(65)], [f"t{n}" for n in range(21)]
-        )
+        calls = await client.delete_image_tags("p1", [f"i{n}" for n in range(65)], [f"t{n}" for n in range(21)])
     assert calls == 4
     shapes = sorted(
-        (len(query(r)["imageIds"][0].split(",")), len(query(r)["tagIds"][0].split(",")))
-        for r in recorder.requests
+        (len(query(r)["imageIds"][0].split(",")), len(query(r)["tagIds"][0].split(","))) for r in recorder.requests
     )
     assert shapes == [(1, 1), (1, 20), (64, 1), (64, 20)]
 
@@ -152,9 +149,7 @@ async def test_models_keep_unknown_fields_and_enum_values(make_client) -> None:
 
 
 async def test_api_version_selects_the_base_path(make_client, recorder) -> None:
-    async with make_client(
-        lambda _request: httpx.Response(200, json=[]), api_version="3.4-preview"
-    ) as client:
+    async with make_client(lambda _request: httpx.Response(200, json=[]), api_version="3.4-preview") as client:
         await client.get_projects()
     assert str(recorder.requests[0].url).endswith("/customvision/v3.4-preview/training/projects")
     with pytest.raises(ValueError, match="api_version"):

@@ -88,9 +88,7 @@ async def test_retries_are_bounded_in_time(make_client, recorder) -> None:
 
 
 async def test_client_errors_are_not_retried(make_client, recorder) -> None:
-    async with make_client(
-        lambda _request: error(400, "BadRequestIterationIsPublished", "published")
-    ) as client:
+    async with make_client(lambda _request: error(400, "BadRequestIterationIsPublished", "published")) as client:
         with pytest.raises(BadRequestError) as caught:
             await client.delete_iteration("p", "i")
     assert len(recorder.requests) == 1
