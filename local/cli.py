@@ -26,12 +26,8 @@ _NOT_YET: dict[str, str] = {
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="cvdsr", description="cvdsr: GDPR/CCPA requests for Azure Custom Vision."
-    )
-    parser.add_argument(
-        "-v", "--verbose", action="store_true", help="debug logging (still never logs secrets)"
-    )
+    parser = argparse.ArgumentParser(prog="cvdsr", description="cvdsr: GDPR/CCPA requests for Azure Custom Vision.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging (still never logs secrets)")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (module_name, help_text) in _COMMANDS.items():
         sub = commands.add_parser(name, help=help_text, description=help_text)

@@ -70,7 +70,17 @@ async def submit(raw: bytes, client: DurableClient, *, channel: str) -> IntakeRe
         # Finished before (completed, failed or terminated): never redo the work, re-send the outcome.
         await resend_completion(request, existing)
         return IntakeResult("resent", request.request_id)
-    await client.start_new(REQUEST_ORCHESTRATOR, request.request_id, request.to_json())
+    try:
+        await client.start_new(REQUEST_ORCHESTRATOR, request.request_id, request.to_json())
+    except Exception as error:
+        # Two deliveries of the same request raced past the status check: the extension refuses
+        # the second start (409, "already exists"). That is the duplicate case, not a failure.
+        if "already exists" not in str(error):
+            raise
+        logger.info(
+            "request %s was started by a concurrent delivery; duplicate from %s ignored", request.request_id, channel
+        )
+        return IntakeResult("already_running", request.request_id)
     logger.info("request %s started from %s", request.request_id, channel)
     return IntakeResult("started", request.request_id)
 

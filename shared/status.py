@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from shared.intake import runtime_status
@@ -20,6 +21,11 @@ def describe(request_id: str, status: Any) -> dict[str, Any] | None:
     custom = getattr(status, "custom_status", None) or {}
     output = getattr(status, "output", None)
     request = getattr(status, "input_", None) or {}
+    if isinstance(request, str):  # the extension hands back the input as the JSON text the client sent
+        try:
+            request = json.loads(request)
+        except ValueError:
+            request = {}
     document: dict[str, Any] = {
         "request_id": request_id,
         "runtime_status": state,

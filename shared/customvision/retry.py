@@ -46,11 +46,12 @@ class RetryPolicy:
     def delay(self, retry_number: int, retry_after: float | None, rng: random.Random) -> float:
         """The wait before the next attempt: the server's ``Retry-After`` if given, else backoff.
 
-        A little jitter is added to ``Retry-After`` so that many workers throttled together do not all
-        come back in the same instant.
+        Jitter of up to half the wait is added to ``Retry-After``, so that many workers throttled together
+        do not all come back in the same instant (and get throttled together again).
         """
         if retry_after is not None:
-            return min(retry_after, self.max_retry_after_seconds) + rng.uniform(0, self.base_delay_seconds / 2)
+            wait = min(retry_after, self.max_retry_after_seconds)
+            return wait + rng.uniform(0, max(wait, self.base_delay_seconds) / 2)
         return self.backoff(retry_number, rng)
 
 

@@ -43,8 +43,8 @@ async def test_429_waits_for_retry_after_then_succeeds(make_client, recorder) ->
         assert await client.get_projects() == []
     assert len(recorder.requests) == 2
     assert len(recorder.sleeps) == 1
-    # Retry-After plus at most half the base delay of jitter.
-    assert 2.0 <= recorder.sleeps[0] <= 2.05
+    # Retry-After plus at most half of it again as jitter.
+    assert 2.0 <= recorder.sleeps[0] <= 3.0
 
 
 async def test_429_with_http_date_retry_after(make_client, recorder) -> None:
@@ -52,7 +52,7 @@ async def test_429_with_http_date_retry_after(make_client, recorder) -> None:
     answers = iter([gateway_error(429, "slow down", **{"Retry-After": when}), httpx.Response(200, json=[])])
     async with make_client(lambda _request: next(answers)) as client:
         await client.get_projects()
-    assert 28.0 <= recorder.sleeps[0] <= 30.1
+    assert 28.0 <= recorder.sleeps[0] <= 45.0
 
 
 async def test_429_without_retry_after_backs_off_exponentially_with_jitter(make_client, recorder) -> None:

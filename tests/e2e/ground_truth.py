@@ -1,0 +1,56 @@
+"""What the simulator holds, read through Microsoft's own SDK (an independent reader of the account)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+from azure.cognitiveservices.vision.customvision.training import CustomVisionTrainingClient
+from azure.cognitiveservices.vision.customvision.training.models import PredictionQueryToken
+from msrest.authentication import ApiKeyCredentials
+
+from .support import TRAINING_KEY, sha256
+
+
+def sdk(endpoint: str) -> CustomVisionTrainingClient:
+    return CustomVisionTrainingClient(endpoint, ApiKeyCredentials(in_headers={"Training-key": TRAINING_KEY}))
+
+
+def account(endpoint: str) -> dict[str, Any]:
+    """Per project: image ids and file digests (workspace), tag names, iteration ids, snapshot image ids,
+    prediction ids."""
+    client = sdk(endpoint)
+    projects: dict[str, Any] = {}
+    for project in client.get_projects():
+        images = _all(lambda skip, p=project: client.get_images(p.id, take=256, skip=skip))
+        iterations = client.get_iterations(project.id)
+        snapshots = {
+            it.id: sorted(
+                i.id
+                for i in _all(
+                    lambda skip, p=project, it=it: client.get_images(p.id, iteration_id=it.id, take=256, skip=skip)
+                )
+            )
+            for it in iterations
+            if it.status == "Completed"
+        }
+        predictions = client.query_predictions(project.id, PredictionQueryToken(max_count=256)).results or []
+        projects[project.id] = {
+            "name": project.name,
+            "images": sorted(i.id for i in images),
+            "files": {i.id: sha256(httpx.get(i.original_image_uri).content) for i in images},
+            "tags": sorted(t.name for t in client.get_tags(project.id)),
+            "iterations": sorted(it.id for it in iterations),
+            "snapshots": snapshots,
+            "predictions": sorted(p.id for p in predictions),
+        }
+    return projects
+
+
+def _all(fetch: Any) -> list[Any]:
+    found: list[Any] = []
+    while True:
+        page = fetch(len(found))
+        found.extend(page)
+        if len(page) < 256:
+            return found

@@ -1,0 +1,195 @@
+"""An end-to-end environment: Azurite, the Custom Vision simulator, the Service Bus peer, a webhook
+receiver and the development host running the real ``function_app.py``."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
+from azure.servicebus import ServiceBusClient, ServiceBusMessage
+from azure.storage.blob import BlobServiceClient, ContainerClient
+from azure.storage.queue import QueueClient
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from local.host import HostConfig, run_host
+from local.servicebus_peer import run_peer
+from local.simulator import SimulatorConfig, run_simulator
+from shared.events import channels
+from tests.support.http_server import serve
+
+REPO = Path(__file__).parents[2]
+TRAINING_KEY = "e2e-training-key-7f3a9c2b5d"
+WEBHOOK_SECRET = "e2e-webhook-secret-41d8cd98"
+TERMINAL = {"Completed", "Failed", "Terminated"}
+
+
+@dataclass
+class Webhook:
+    received: list[dict[str, Any]] = field(default_factory=list)
+    raw: list[bytes] = field(default_factory=list)
+
+    async def endpoint(self, request: Request) -> Response:
+        body = await request.body()
+        if not channels.verify(
+            WEBHOOK_SECRET, request.headers["X-Cvdsr-Timestamp"], body, request.headers["X-Cvdsr-Signature"]
+        ):
+            return Response(status_code=401)
+        self.raw.append(body)
+        self.received.append(json.loads(body))
+        return Response(status_code=204)
+
+
+@dataclass
+class Environment:
+    connection_string: str
+    simulator: Any
+    peer: Any
+    host: Any
+    webhook: Webhook
+    events_queue: str
+    settings: dict[str, str]
+
+    # -- sending --------------------------------------------------------------------------------------
+
+    def request(self, request_id: str, **fields: Any) -> dict[str, Any]:
+        return {
+            "schema_version": 1,
+            "request_id": request_id,
+            "type": "export",
+            "resources": ["demo"],
+            "ticket": {"system": "servicenow", "id": f"T-{request_id}"},
+            **fields,
+        }
+
+    def send_queue(self, body: dict[str, Any] | bytes) -> None:
+        raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+        queue = QueueClient.from_connection_string(self.connection_string, "dsr-requests")
+        try:
+            queue.create_queue()
+        except ResourceExistsError:
+            pass
+        queue.send_message(base64.b64encode(raw).decode())
+
+    def send_servicebus(self, body: dict[str, Any]) -> None:
+        self.send_servicebus_raw(json.dumps(body).encode())
+
+    def send_servicebus_raw(self, raw: bytes) -> None:
+        with (
+            ServiceBusClient.from_connection_string(self.peer.connection_string) as client,
+            client.get_queue_sender("dsr-requests") as sender,
+        ):
+            sender.send_messages(ServiceBusMessage(raw))
+
+    def post(self, body: dict[str, Any] | bytes) -> httpx.Response:
+        raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+        return httpx.post(f"{self.host.base_url}/api/requests", content=raw, timeout=30)
+
+    # -- observing ------------------------------------------------------------------------------------
+
+    def status(self, request_id: str) -> dict[str, Any] | None:
+        response = httpx.get(f"{self.host.base_url}/api/requests/{request_id}", timeout=30)
+        return response.json() if response.status_code == 200 else None
+
+    def wait(self, request_id: str, timeout: float = 120.0) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        last = None
+        while time.monotonic() < deadline:
+            last = self.status(request_id)
+            if last and last["runtime_status"] in TERMINAL and self.events(request_id):
+                return last
+            time.sleep(0.25)
+        raise AssertionError(f"{request_id} did not finish in {timeout}s: {last}")
+
+    def container(self) -> ContainerClient:
+        return BlobServiceClient.from_connection_string(self.connection_string).get_container_client("dsr-results")
+
+    def blob(self, path: str) -> bytes:
+        return self.container().download_blob(path).readall()
+
+    def json(self, path: str) -> Any:
+        return json.loads(self.blob(path))
+
+    def jsonl(self, path: str) -> list[dict[str, Any]]:
+        return [json.loads(line) for line in self.blob(path).splitlines() if line.strip()]
+
+    def blob_names(self, prefix: str) -> list[str]:
+        return [b.name for b in self.container().list_blobs(name_starts_with=prefix)]
+
+    def events(self, request_id: str) -> list[dict[str, Any]]:
+        """Events for ``request_id`` on the Storage queue (peeked, not consumed)."""
+        queue = QueueClient.from_connection_string(self.connection_string, self.events_queue)
+        try:
+            messages = queue.peek_messages(max_messages=32)
+        except ResourceNotFoundError:
+            return []
+        found = [json.loads(base64.b64decode(m.content)) for m in messages]
+        return [e for e in found if e["subject"] == request_id]
+
+    def bus_events(self, request_id: str) -> list[dict[str, Any]]:
+        return [
+            json.loads(m.body)
+            for m in self.peer.messages("dsr-events/subscriptions/all")
+            if json.loads(m.body)["subject"] == request_id
+        ]
+
+    def hook_events(self, request_id: str) -> list[dict[str, Any]]:
+        return [e for e in self.webhook.received if e["subject"] == request_id]
+
+    def api_calls(self) -> int:
+        """Training and Prediction API requests the simulator has seen (not file downloads)."""
+        return sum(1 for e in self.simulator.simulator.request_log.entries() if e.path.startswith("/customvision/"))
+
+
+@contextmanager
+def environment(azurite: Any, *, simulator: SimulatorConfig | None = None, **settings: str) -> Iterator[Environment]:
+    """Everything running; settings override the defaults given to the host."""
+    hub = f"e2e{uuid.uuid4().hex[:10]}"
+    events_queue = f"ev-{hub}"
+    webhook = Webhook()
+    app = Starlette(routes=[Route("/hook", webhook.endpoint, methods=["POST"])])
+    with ExitStack() as stack:
+        sim = stack.enter_context(run_simulator(simulator or SimulatorConfig(seed="demo", training_key=TRAINING_KEY)))
+        peer = stack.enter_context(run_peer(queues=("dsr-requests",), topics={"dsr-events": ("all",)}))
+        hook_base = stack.enter_context(serve(app))
+        env = {
+            "AzureWebJobsStorage": azurite.connection_string,
+            "FUNCTIONS_WORKER_RUNTIME": "python",
+            "CVDSR_TASK_HUB": hub,
+            "CUSTOMVISION__DEMO__ENDPOINT": sim.base_url,
+            "CUSTOMVISION__DEMO__TRAININGKEY": TRAINING_KEY,
+            "ServiceBusConnection": peer.connection_string,
+            "CVDSR_EVENTS_QUEUE": events_queue,
+            "CVDSR_WEBHOOK_URL": f"{hook_base}/hook",
+            "CVDSR_WEBHOOK_SECRET": WEBHOOK_SECRET,
+            **settings,
+        }
+        host = stack.enter_context(run_host(HostConfig(project_dir=REPO, port=0, env=env, start_azurite=False)))
+        yield Environment(azurite.connection_string, sim, peer, host, webhook, events_queue, env)
+
+
+def wait_for(probe: Callable[[], Any], timeout: float = 30.0, what: str = "condition") -> Any:
+    """Poll ``probe`` until it returns something truthy."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = probe()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()

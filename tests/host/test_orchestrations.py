@@ -1,0 +1,167 @@
+"""Replay compatibility: the sample orchestrators give the outputs Durable semantics define, replayed
+through the azure-functions-durable library's own handle on the development host."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from local.host import HostConfig, RunningHost, run_host
+
+from .helpers import APPS, records, start, status_url, wait_for_status
+
+
+@pytest.fixture(scope="module")
+def record_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("records") / "record.txt"
+
+
+@pytest.fixture(scope="module")
+def host(azurite, record_file: Path) -> Iterator[RunningHost]:
+    env = {
+        "AzureWebJobsStorage": azurite.connection_string,
+        "TEST_TASK_HUB": "orch" + uuid.uuid4().hex[:8],
+        "TEST_START_QUEUE": "starts-orch",
+        "TEST_WORK_QUEUE": "work-orch",
+        "HOST_TEST_RECORD": str(record_file),
+    }
+    with run_host(HostConfig(project_dir=APPS / "durable", port=0, env=env)) as running:
+        yield running
+
+
+def run(host: RunningHost, name: str, value=None, timeout: float = 30.0) -> dict[str, Any]:
+    iid = f"{name}-{uuid.uuid4().hex[:8]}"
+    response = start(host.base_url, name, iid, value)
+    assert response.status_code == 202, response.text
+    return wait_for_status(host.base_url, iid, timeout)
+
+
+def test_fan_out_fan_in(host):
+    status = run(host, "fan_out", 5)
+    assert status["runtimeStatus"] == "Completed"
+    assert status["output"] == {"sum": 20, "results": [0, 2, 4, 6, 8]}
+
+
+def test_retry_succeeds_then_exhausts(host):
+    status = run(host, "retry_orch")
+    assert status["runtimeStatus"] == "Completed", status
+    assert status["output"]["ok"] == "ok after 3"
+    exhausted = status["output"]["exhausted"]
+    assert "Activity function 'flaky' failed" in exhausted
+    assert "RuntimeError: boom 2" in exhausted
+
+
+def test_retry_history_matches_dtfx_shape(host):
+    iid = f"retry-{uuid.uuid4().hex[:8]}"
+    start(host.base_url, "retry_orch", iid)
+    wait_for_status(host.base_url, iid)
+    history = httpx.get(status_url(host.base_url, iid, showHistory="true")).json()["historyEvents"]
+    kinds = [e["EventType"] for e in history]
+    # Attempt 1 fails, timer, attempt 2 fails, timer, attempt 3 succeeds; then 2 failed attempts with
+    # a timer after each (DTFx's retry interceptor waits once more after the last failure).
+    assert kinds == [
+        "ExecutionStarted",
+        "TaskFailed",
+        "TimerCreated",
+        "TimerFired",
+        "TaskFailed",
+        "TimerCreated",
+        "TimerFired",
+        "TaskCompleted",
+        "TaskFailed",
+        "TimerCreated",
+        "TimerFired",
+        "TaskFailed",
+        "TimerCreated",
+        "TimerFired",
+        "ExecutionCompleted",
+    ]
+    assert all(e.get("FunctionName") == "flaky" for e in history if e["EventType"].startswith("Task"))
+
+
+def test_sub_orchestrations(host):
+    status = run(host, "parent_orch", 4)
+    assert status["runtimeStatus"] == "Completed", status
+    out = status["output"]
+    iid = status["instanceId"]
+    assert out["child"] == {"doubled": 8, "parent": iid}
+    assert out["auto"] == {"doubled": 10, "parent": iid}
+    assert "Orchestrator function 'child_orch' failed: negative input" in out["error"]
+    child = httpx.get(status_url(host.base_url, f"{iid}-child")).json()
+    assert child["runtimeStatus"] == "Completed"
+    assert child["output"] == {"doubled": 8, "parent": iid}
+
+
+def test_durable_timer(host):
+    status = run(host, "timer_orch")
+    assert status["output"] == {"elapsed_ok": True}
+
+
+def test_continue_as_new(host):
+    status = run(host, "can_orch", 0)
+    assert status["runtimeStatus"] == "Completed"
+    assert status["output"] == {"count": 3, "last": 6}
+    # continue_as_new restarts the history: only the last execution is kept.
+    history = httpx.get(status_url(host.base_url, status["instanceId"], showHistory="true")).json()["historyEvents"]
+    assert [e["EventType"] for e in history] == ["ExecutionStarted", "TaskCompleted", "ExecutionCompleted"]
+
+
+def test_unhandled_activity_failure_fails_instance(host):
+    status = run(host, "fail_orch")
+    assert status["runtimeStatus"] == "Failed"
+    assert status["output"].startswith("Orchestrator function 'fail_orch' failed: Activity function 'fails' failed")
+    assert "ValueError: bad input" in status["output"]
+
+
+def test_custom_status_external_event_and_timeout(host):
+    iid = f"event-{uuid.uuid4().hex[:8]}"
+    assert start(host.base_url, "event_orch", iid).status_code == 202
+    waiting = wait_for_status(host.base_url, iid, statuses={"Running"})
+    for _ in range(50):
+        waiting = httpx.get(status_url(host.base_url, iid)).json()
+        if waiting["customStatus"]:
+            break
+    assert waiting["customStatus"] == {"phase": "waiting"}
+    raised = httpx.post(
+        f"{host.base_url}/runtime/webhooks/durabletask/instances/{iid}/raiseEvent/approve", json={"by": "alice"}
+    )
+    assert raised.status_code == 202
+    done = wait_for_status(host.base_url, iid)
+    assert done["customStatus"] == {"phase": "done"}
+    assert done["output"] == {"approval": {"by": "alice"}, "timed_out": True}
+
+
+def test_activity_input_and_output_are_json(host, record_file):
+    status = run(host, "fan_out", 1)
+    assert status["output"]["results"] == [0]
+    assert "start double 0" in records(record_file)
+
+
+def test_failure_logs_mask_secrets(host, caplog):
+    with caplog.at_level("INFO", logger="cvdsr.host"):
+        status = run(host, "fail_orch", "AccountKey=supersecretvalue;SharedAccessKey=alsosecret")
+    assert status["runtimeStatus"] == "Failed"
+    assert "Executed 'Functions.fails' (Failed" in caplog.text
+    assert "supersecretvalue" not in caplog.text
+    assert "alsosecret" not in caplog.text
+    assert "AccountKey=***" in caplog.text
+
+
+def test_task_any_with_cancelled_timer_completes(host):
+    status = run(host, "race_orch")
+    assert status["runtimeStatus"] == "Completed"
+    assert status["output"] == {"won": "work", "value": 42}
+
+
+def test_large_payloads_go_through_blobs(host):
+    status = run(host, "big_orch", 100_000)
+    assert status["runtimeStatus"] == "Completed"
+    assert status["output"] == "x" * 100_000
+    history = httpx.get(status_url(host.base_url, status["instanceId"], showHistory="true", showHistoryOutput="true"))
+    completed = [e for e in history.json()["historyEvents"] if e["EventType"] == "TaskCompleted"]
+    assert completed[0]["Result"] == "x" * 100_000
