@@ -34,6 +34,18 @@ async def dsr_export_image_page(payload: dict[str, Any]) -> dict[str, Any]:
     return await activities.export_image_page(payload)
 
 
+@bp.function_name(names.EXPORT_SELECT_IMAGES)
+@bp.activity_trigger(input_name="payload")
+async def dsr_export_select_images(payload: dict[str, Any]) -> dict[str, Any]:
+    return await activities.export_select_images(payload)
+
+
+@bp.function_name(names.EXPORT_SELECTED_IMAGE_PAGE)
+@bp.activity_trigger(input_name="payload")
+async def dsr_export_selected_image_page(payload: dict[str, Any]) -> dict[str, Any]:
+    return await activities.export_selected_image_page(payload)
+
+
 @bp.function_name(names.EXPORT_IMAGE_PERFORMANCE_PAGE)
 @bp.activity_trigger(input_name="payload")
 async def dsr_export_image_performance_page(payload: dict[str, Any]) -> dict[str, Any]:

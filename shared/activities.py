@@ -20,6 +20,7 @@ from shared.export.finalize import finalize_export
 from shared.export.step import open_step
 from shared.results import layout
 from shared.results.store import ResultStore
+from shared.selection import select_images
 
 
 async def record_request(payload: dict[str, Any]) -> dict[str, Any]:
@@ -39,7 +40,26 @@ async def list_projects(payload: dict[str, Any]) -> dict[str, Any]:
 
 async def export_project_details(payload: dict[str, Any]) -> dict[str, Any]:
     async with open_step(payload["request_id"], "export_project_details", payload["resource"]) as step:
-        return await project.export_project_details(step, payload["project_id"], payload["include"])
+        return await project.export_project_details(
+            step, payload["project_id"], payload["include"], count_images=payload.get("count_images", True)
+        )
+
+
+async def export_select_images(payload: dict[str, Any]) -> dict[str, Any]:
+    async with open_step(payload["request_id"], "export_select_images", payload["resource"]) as step:
+        return await select_images(step.client, step.store, step.request_id, payload["project_id"], payload["selector"])
+
+
+async def export_selected_image_page(payload: dict[str, Any]) -> dict[str, Any]:
+    async with open_step(payload["request_id"], "export_selected_image_page", payload["resource"]) as step:
+        return await images.export_selected_image_page(
+            step,
+            payload["project_id"],
+            payload["iteration_id"],
+            payload["ids_path"],
+            payload["page"],
+            with_files=payload["with_files"],
+        )
 
 
 async def export_image_page(payload: dict[str, Any]) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from shared.connections import blob_service, results_container
+from shared.connections import blob_service, results_container, setting
 from shared.dsr_request import DsrRequest, RequestRejected, parse_request
 from shared.events.cloudevent import build_event
 from shared.events.completion import make_event, result_links, send_completion
@@ -71,7 +71,7 @@ async def submit(raw: bytes, client: DurableClient, *, channel: str) -> IntakeRe
         await resend_completion(request, existing)
         return IntakeResult("resent", request.request_id)
     try:
-        await client.start_new(REQUEST_ORCHESTRATOR, request.request_id, request.to_json())
+        await client.start_new(REQUEST_ORCHESTRATOR, request.request_id, orchestration_input(request))
     except Exception as error:
         # Two deliveries of the same request raced past the status check: the extension refuses
         # the second start (409, "already exists"). That is the duplicate case, not a failure.
@@ -83,6 +83,18 @@ async def submit(raw: bytes, client: DurableClient, *, channel: str) -> IntakeRe
         return IntakeResult("already_running", request.request_id)
     logger.info("request %s started from %s", request.request_id, channel)
     return IntakeResult("started", request.request_id)
+
+
+def orchestration_input(request: DsrRequest) -> dict[str, Any]:
+    """The request plus the fan-out widths from app settings (``CVDSR_PROJECT_PARALLELISM``, projects
+    per resource at once; ``CVDSR_PAGE_PARALLELISM``, pages per project at once)."""
+    return {
+        "request": request.to_json(),
+        "settings": {
+            "project_width": int(setting("CVDSR_PROJECT_PARALLELISM", "2") or 2),
+            "page_width": int(setting("CVDSR_PAGE_PARALLELISM", "8") or 8),
+        },
+    }
 
 
 async def resend_completion(request: DsrRequest, status: Any) -> None:

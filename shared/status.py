@@ -20,12 +20,13 @@ def describe(request_id: str, status: Any) -> dict[str, Any] | None:
         return None
     custom = getattr(status, "custom_status", None) or {}
     output = getattr(status, "output", None)
-    request = getattr(status, "input_", None) or {}
-    if isinstance(request, str):  # the extension hands back the input as the JSON text the client sent
+    started = getattr(status, "input_", None) or {}
+    if isinstance(started, str):  # the extension hands back the input as the JSON text the client sent
         try:
-            request = json.loads(request)
+            started = json.loads(started)
         except ValueError:
-            request = {}
+            started = {}
+    request = started.get("request", {}) if isinstance(started, dict) else {}
     document: dict[str, Any] = {
         "request_id": request_id,
         "runtime_status": state,

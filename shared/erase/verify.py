@@ -10,9 +10,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from shared.customvision import NotFoundError
+from shared.selection import read_ids
 
 from ..export.step import Step
-from .selection import read_ids
 
 MAX_IDS_REPORTED = 100
 

@@ -37,6 +37,7 @@ async def finalize_export(
     expected: Counter[str] = Counter()
     exported: Counter[str] = Counter()
     errors: list[dict[str, Any]] = []
+    notes: list[str] = []
     projects: list[dict[str, Any]] = []
     for resource in resources:
         expected.update(resource.get("expected", {}))
@@ -45,6 +46,7 @@ async def finalize_export(
             expected.update(project.get("expected", {}))
             exported.update(project.get("exported", {}))
             errors.extend(project.get("errors", []))
+            notes.extend(note for note in project.get("notes", []) if note not in notes)
             projects.append({**project, "resource": resource["resource"]})
     mismatches = compare_counts(expected, exported)
     status = decide_status(dict(exported), mismatches, errors)
@@ -69,6 +71,7 @@ async def finalize_export(
         expected=expected,
         exported=exported,
         errors=errors,
+        notes=notes,
     )
     package = await build_package(store, request_id) if zip_package else None
     return {
@@ -80,6 +83,7 @@ async def finalize_export(
         "count_mismatches": mismatches,
         "errors": errors[:MAX_ERRORS_IN_OUTCOME],
         "error_count": len(errors),
+        "notes": notes,
         "result": {
             "manifest": layout.manifest(request_id),
             "report": layout.report(request_id),

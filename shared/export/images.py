@@ -17,6 +17,7 @@ from shared.customvision import MAX_TAKE, CustomVisionClientError
 from shared.customvision.models import Image
 from shared.results import layout
 from shared.results.store import ResultStore, jsonl_bytes
+from shared.selection import read_ids
 
 from .files import copy_file, describe_failure, scrub_uris
 from .step import Step
@@ -51,6 +52,28 @@ async def export_image_page(
     but still in an iteration), so each image file is written once.
     """
     images = await step.client.get_images(project_id, iteration_id=iteration_id, skip=page * page_size, take=page_size)
+    return await _write_page(step, project_id, iteration_id, page, images, with_files=with_files)
+
+
+async def export_selected_image_page(
+    step: Step, project_id: str, iteration_id: str | None, ids_path: str, page: int, *, with_files: bool
+) -> dict[str, Any]:
+    """One page (256 ids) of a data subject's images, from the selection's work blob.
+
+    Same part index and JSONL file as ``export_image_page``, so the rest of the export (commit,
+    manifest, report) does not care how the images were chosen. Ids a listing does not hold are
+    simply absent from its page.
+    """
+    ids = await read_ids(step.store, ids_path, page * MAX_TAKE, MAX_TAKE)
+    images: list[Image] = []
+    async for found in step.client.iter_images_by_ids(project_id, ids, iteration_id=iteration_id):
+        images.extend(found)
+    return await _write_page(step, project_id, iteration_id, page, images, with_files=with_files)
+
+
+async def _write_page(
+    step: Step, project_id: str, iteration_id: str | None, page: int, images: list[Image], *, with_files: bool
+) -> dict[str, Any]:
     tagged = sum(1 for image in images if image.tags or image.regions)
     result: dict[str, Any] = {
         "images": len(images),

@@ -32,6 +32,7 @@ async def write_manifest(
     expected: Mapping[str, int],
     exported: Mapping[str, int],
     errors: list[dict[str, Any]],
+    notes: list[str] | None = None,
 ) -> StoredFile:
     """Write the manifest, streaming the file list from the container listing (which is in name
     order) so a 100,000-image export does not build a 100,000-entry list in memory."""
@@ -49,6 +50,7 @@ async def write_manifest(
         "expected_counts": dict(sorted(expected.items())),
         "count_mismatches": compare_counts(expected, exported),
         "errors": errors,
+        "notes": notes or [],
     }
 
     async def body() -> AsyncIterator[bytes]:

@@ -30,11 +30,14 @@ async def list_project_ids(step: Step, projects: str | list[str]) -> dict[str, A
     }
 
 
-async def export_project_details(step: Step, project_id: str, include: Collection[str]) -> dict[str, Any]:
+async def export_project_details(
+    step: Step, project_id: str, include: Collection[str], *, count_images: bool = True
+) -> dict[str, Any]:
     """Write project.json, tags.json, iterations.json and per-iteration files; return ids and counts.
 
     Returns ``iterations`` (id and whether it was trained; at most 20 per project), ``expected`` (the
-    API's own counts) and ``exported`` (what was written), plus ``errors``.
+    API's own counts) and ``exported`` (what was written), plus ``errors``. ``count_images`` is off for
+    a data subject's export, whose expected image counts come from the selection instead.
     """
     client, store, request_id = step.client, step.store, step.request_id
     exported: dict[str, int] = {}
@@ -89,11 +92,11 @@ async def export_project_details(step: Step, project_id: str, include: Collectio
                 expected.setdefault("image_performances", {})[iteration_id] = count
         if "exports" in include and trained:
             await _export_models(step, project_id, iteration_id, exported, errors)
-        if "images" in include and trained:
+        if "images" in include and trained and count_images:
             count = await client.get_image_count(project_id, iteration_id=iteration_id)
             expected.setdefault("iteration_images", {})[iteration_id] = count
 
-    if "images" in include:
+    if "images" in include and count_images:
         expected["images"] = await client.get_image_count(project_id)
         expected["tagged_images"] = await client.get_tagged_image_count(project_id)
         expected["untagged_images"] = await client.get_untagged_image_count(project_id)

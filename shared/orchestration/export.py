@@ -94,7 +94,18 @@ def _export_project(context: OrchestrationContext, task: dict[str, Any], partial
     width = int(task.get("page_width") or DEFAULT_WIDTH)
     base = {"request_id": request_id, "resource": resource, "project_id": project_id}
 
-    details = yield activity(context, names.EXPORT_PROJECT_DETAILS, {**base, "include": include})
+    selector = task.get("images")
+    if selector:
+        # A data subject's images only: other people's images, their model performance records and
+        # stored predictions (which cannot be tied to a person) are not part of this export.
+        include = [kind for kind in include if kind not in ("performance", "predictions")]
+        partial["notes"] = [
+            "scope.images selects a data subject's images: only those images (and their files) are exported;"
+            " image performances and stored predictions cannot be attributed to a person and are left out"
+        ]
+    details = yield activity(
+        context, names.EXPORT_PROJECT_DETAILS, {**base, "include": include, "count_images": not selector}
+    )
     expected: dict[str, Any] = details["expected"]
     # Counted into ``partial`` as we go, so a failure later keeps what was done.
     exported: dict[str, int] = partial["exported"]
@@ -112,21 +123,32 @@ def _export_project(context: OrchestrationContext, task: dict[str, Any], partial
 
     if "images" in include:
         with_files = "image_files" in include
-        listings: list[tuple[str | None, int]] = [(None, int(expected.get("images", 0)))]
-        listings += [
-            (iteration_id, int(expected.get("iteration_images", {}).get(iteration_id, 0))) for iteration_id in trained
-        ]
+        listings: list[tuple[str | None, int]]
+        if selector:
+            selection = yield activity(context, names.EXPORT_SELECT_IMAGES, {**base, "selector": selector})
+            expected["images"] = selection["workspace"]
+            expected["iteration_images"] = selection["iterations"]
+            partial["expected"] = _flatten(expected)
+            # Every listing reads the same id pages; each keeps the ids it holds.
+            listings = [(iteration_id, int(selection["images"])) for iteration_id in [None, *trained]]
+        else:
+            listings = [(None, int(expected.get("images", 0)))]
+            listings += [
+                (iteration_id, int(expected.get("iteration_images", {}).get(iteration_id, 0)))
+                for iteration_id in trained
+            ]
         for iteration_id, total in listings:
             pages = _page_count(total)
-            tasks = [
-                (
-                    names.EXPORT_IMAGE_PAGE,
-                    {**base, "iteration_id": iteration_id, "page": page, "with_files": with_files},
-                )
-                for page in range(pages)
-            ]
+            page_task = {**base, "iteration_id": iteration_id, "with_files": with_files}
+            if selector:
+                tasks = [
+                    (names.EXPORT_SELECTED_IMAGE_PAGE, {**page_task, "ids_path": selection["ids_path"], "page": page})
+                    for page in range(pages)
+                ]
+            else:
+                tasks = [(names.EXPORT_IMAGE_PAGE, {**page_task, "page": page}) for page in range(pages)]
             for result in (yield from in_batches(context, tasks, width)):
-                if iteration_id is None:
+                if iteration_id is None and not selector:
                     add(
                         result,
                         ("images", "images"),
@@ -134,6 +156,8 @@ def _export_project(context: OrchestrationContext, task: dict[str, Any], partial
                         ("untagged_images", "untagged_images"),
                         ("files", "image_files"),
                     )
+                elif iteration_id is None:
+                    add(result, ("images", "images"), ("files", "image_files"))
                 else:
                     add(result, ("images", "iteration_images"), ("files", "image_files"))
             yield activity(

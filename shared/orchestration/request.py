@@ -14,13 +14,15 @@ def run_request(context: OrchestrationContext) -> Orchestration:
     The output is the outcome without any link or secret: a duplicate request re-sends the event from
     it, and the link is signed anew at sending time.
     """
-    request: dict[str, Any] = context.get_input()
+    start: dict[str, Any] = context.get_input()
+    request: dict[str, Any] = start["request"]
+    # Fan-out widths, read from app settings at intake so that replay never depends on the environment.
+    settings: dict[str, Any] = start.get("settings") or {}
     request_id = request["request_id"]
     started_at = context.current_utc_datetime.isoformat()
     context.set_custom_status({"phase": "starting", "due_at": request.get("due_at")})
     yield activity(context, names.RECORD_REQUEST, {"request": request})
 
-    settings = request.get("_settings", {})
     resource_results: list[dict[str, Any]] = []
     if request["type"] == "export":
         context.set_custom_status({"phase": "exporting", "due_at": request.get("due_at")})
@@ -31,6 +33,7 @@ def run_request(context: OrchestrationContext) -> Orchestration:
                     "request_id": request_id,
                     "resource": resource,
                     "projects": request["scope"]["projects"],
+                    "images": request["scope"].get("images"),
                     "include": request["include"],
                     "project_width": settings.get("project_width"),
                     "page_width": settings.get("page_width"),

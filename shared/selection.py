@@ -1,5 +1,5 @@
 """Finding a data subject's images: by id, by tag name, or by metadata, in the workspace and in every
-trained iteration's snapshot.
+trained iteration's snapshot. Both a selective export and a selective erase start here.
 
 The ids are collected before anything is deleted (paging with ``skip`` over a set that shrinks under
 deletes would skip images) and kept in a work blob, not in orchestration history. Only ids are kept:
@@ -44,25 +44,31 @@ async def select_images(
 ) -> dict[str, Any]:
     """Write the matching image ids (workspace and snapshots, de-duplicated) to the work blob.
 
-    Returns the count, the trained iterations that learned from any of them, and the blob path.
+    Returns the number of distinct images, how many of them each listing holds (``workspace`` and
+    ``iterations`` by id), the trained iterations that learned from any of them, and the blob path.
     """
     wanted_tags = {name.casefold() for name in selector.get("tag_names", [])}
     iterations = [i for i in await client.get_iterations(project_id) if i.status == ITERATION_STATUS_COMPLETED]
     found: dict[str, None] = {}
-    affected: list[str] = []
+    per_listing: dict[str | None, int] = {}
     for iteration_id in [None, *(i.id for i in iterations)]:
         tags = await client.get_tags(project_id, iteration_id=iteration_id) if wanted_tags else []
         tag_ids = [tag.id for tag in tags if tag.name.casefold() in wanted_tags]
-        hit = False
+        here: set[str] = set()
         async for page in _matching(client, project_id, selector, iteration_id, tag_ids):
-            for image in page:
-                found.setdefault(image.id)
-                hit = True
-        if hit and iteration_id is not None:
-            affected.append(iteration_id)
+            here.update(image.id for image in page)
+        found.update(dict.fromkeys(sorted(here - found.keys())))
+        per_listing[iteration_id] = len(here)
     path = work_ids_path(request_id, project_id)
     await store.put_bytes(path, "".join(f"{image_id}\n" for image_id in found).encode(), "text/plain")
-    return {"images": len(found), "affected_iterations": affected, "ids_path": path}
+    snapshots = {iteration_id: count for iteration_id, count in per_listing.items() if iteration_id is not None}
+    return {
+        "images": len(found),
+        "workspace": per_listing[None],
+        "iterations": snapshots,
+        "affected_iterations": [iteration_id for iteration_id, count in snapshots.items() if count],
+        "ids_path": path,
+    }
 
 
 async def read_ids(store: ResultStore, path: str, start: int, count: int) -> list[str]:
