@@ -140,6 +140,10 @@ class DsrRequest(_Strict):
 
     @model_validator(mode="after")
     def _consistent(self) -> DsrRequest:
+        if self.type == "erase" and "include" not in self.model_fields_set:
+            # Reading the account row is part of a full export; deleting the account never is by
+            # default. (Set while validating: the model is frozen afterwards.)
+            object.__setattr__(self, "include", [kind for kind in ALL_KINDS if kind != "account"])
         lowered = [name.lower() for name in self.resources]
         if len(set(lowered)) != len(lowered):
             raise ValueError("resources: each resource may be named once")

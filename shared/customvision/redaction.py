@@ -17,13 +17,18 @@ SENSITIVE_HEADERS = frozenset(
 )
 
 
-def redact_url(url: str) -> str:
-    """``url`` with the values of credential query parameters replaced by ``REDACTED``."""
+# Query parameters whose values are personal data rather than credentials: a metadata ``$filter`` names
+# the data subject ("subject eq 'alice'"). Kept out of the audit log, which outlives an erasure.
+PERSONAL_QUERY_PARAMS = frozenset({"$filter"})
+
+
+def redact_url(url: str, also: frozenset[str] = frozenset()) -> str:
+    """``url`` with the values of credential query parameters (and of ``also``) replaced by ``REDACTED``."""
     parts = urlsplit(url)
     if not parts.query:
         return url
     query = [
-        (name, REDACTED if name.lower() in _SECRET_QUERY_PARAMS else value)
+        (name, REDACTED if name.lower() in _SECRET_QUERY_PARAMS or name.lower() in also else value)
         for name, value in parse_qsl(parts.query, keep_blank_values=True)
     ]
     return urlunsplit(parts._replace(query=urlencode(query, safe=",")))

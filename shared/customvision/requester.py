@@ -28,7 +28,7 @@ from .errors import (
     UriExpiredError,
     status_error_class,
 )
-from .redaction import redact_url
+from .redaction import PERSONAL_QUERY_PARAMS, redact_url
 from .retry import RETRYABLE_STATUS, RetryPolicy, parse_retry_after
 from .throttle import RateLimiter
 
@@ -229,7 +229,7 @@ class Requester:
     ) -> None:
         if self.observer is None:
             return
-        parts = urlsplit(redact_url(str(request.url)))
+        parts = urlsplit(redact_url(str(request.url), also=PERSONAL_QUERY_PARAMS))
         target = urlunsplit(("", "", parts.path, parts.query, ""))
         if target.startswith(urlsplit(self.base_url).path):
             target = target[len(urlsplit(self.base_url).path) :]

@@ -24,7 +24,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from local.host import HostConfig, run_host
+from local.host import HostConfig, run_host, start_host_process
 from local.servicebus_peer import run_peer
 from local.simulator import SimulatorConfig, run_simulator
 from shared.events import channels
@@ -108,8 +108,11 @@ class Environment:
         last = None
         while time.monotonic() < deadline:
             last = self.status(request_id)
-            if last and last["runtime_status"] in TERMINAL and self.events(request_id):
+            events = self.events(request_id)
+            if last and last["runtime_status"] in TERMINAL and events:
                 return last
+            if last is None and events:
+                raise AssertionError(f"{request_id} was rejected: {events[0]['data']['errors']}")
             time.sleep(0.25)
         raise AssertionError(f"{request_id} did not finish in {timeout}s: {last}")
 
@@ -148,14 +151,33 @@ class Environment:
     def hook_events(self, request_id: str) -> list[dict[str, Any]]:
         return [e for e in self.webhook.received if e["subject"] == request_id]
 
+    def restart_host(self) -> None:
+        """Start the host process again (after a kill), on the same task hub and settings."""
+        self.host = start_host_process(REPO, env=self.settings, extra_args=["--no-azurite"])
+
+    def mutations(self) -> list[str]:
+        """The mutating Training API calls the simulator has seen, as "METHOD path"."""
+        return [
+            f"{e.method} {e.path}"
+            for e in self.simulator.simulator.request_log.entries()
+            if e.path.startswith("/customvision/")
+            and e.method in ("DELETE", "POST", "PATCH")
+            and "/query" not in e.path
+            and "/prediction/" not in e.path
+        ]
+
     def api_calls(self) -> int:
         """Training and Prediction API requests the simulator has seen (not file downloads)."""
         return sum(1 for e in self.simulator.simulator.request_log.entries() if e.path.startswith("/customvision/"))
 
 
 @contextmanager
-def environment(azurite: Any, *, simulator: SimulatorConfig | None = None, **settings: str) -> Iterator[Environment]:
-    """Everything running; settings override the defaults given to the host."""
+def environment(
+    azurite: Any, *, simulator: SimulatorConfig | None = None, process: bool = False, **settings: str
+) -> Iterator[Environment]:
+    """Everything running; settings override the defaults given to the host. With ``process`` the host
+    runs as a child process (``env.host.kill()`` is a real SIGKILL; ``env.restart_host()`` starts it
+    again on the same task hub)."""
     hub = f"e2e{uuid.uuid4().hex[:10]}"
     events_queue = f"ev-{hub}"
     webhook = Webhook()
@@ -176,8 +198,14 @@ def environment(azurite: Any, *, simulator: SimulatorConfig | None = None, **set
             "CVDSR_WEBHOOK_SECRET": WEBHOOK_SECRET,
             **settings,
         }
-        host = stack.enter_context(run_host(HostConfig(project_dir=REPO, port=0, env=env, start_azurite=False)))
-        yield Environment(azurite.connection_string, sim, peer, host, webhook, events_queue, env)
+        host: Any
+        if process:
+            host = start_host_process(REPO, env=env, extra_args=["--no-azurite"])
+            stack.callback(lambda: running.host.stop())
+        else:
+            host = stack.enter_context(run_host(HostConfig(project_dir=REPO, port=0, env=env, start_azurite=False)))
+        running = Environment(azurite.connection_string, sim, peer, host, webhook, events_queue, env)
+        yield running
 
 
 def wait_for(probe: Callable[[], Any], timeout: float = 30.0, what: str = "condition") -> Any:

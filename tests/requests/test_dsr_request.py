@@ -114,6 +114,14 @@ def test_oversize_is_rejected_before_parsing() -> None:
     assert rejected.reasons == [f"message is {len(raw)} bytes; the limit is {MAX_MESSAGE_BYTES}"]
 
 
+def test_erase_does_not_include_the_account_unless_asked() -> None:
+    minimal = {"schema_version": 1, "request_id": "r1", "type": "erase", "resources": ["contoso_prod"]}
+    parsed = parse_request(json.dumps({**minimal, "scope": {"images": {"tag_names": ["alice"]}}}))
+    assert "account" not in parsed.include
+    assert not parsed.needs_confirmation
+    assert "image_files" in parsed.include
+
+
 def test_account_wide_erase_needs_the_resource_names_as_confirmation() -> None:
     erase = request(type="erase", include=["projects"])
     assert "confirm" in reject(erase).reasons[0]
