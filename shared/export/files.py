@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from shared.customvision import APIStatusError, CustomVisionClientError, TrainingClient, UriExpiredError
-from shared.customvision.redaction import redact_url
+from shared.customvision.models import ApiModel
 from shared.results.store import ResultStore, StoredFile
 
 logger = logging.getLogger(__name__)
@@ -68,18 +69,31 @@ def describe_failure(error: Exception) -> str:
     return type(error).__name__
 
 
-def scrub_uris(document: Any) -> Any:
-    """``document`` with the credentials of every ``...Uri`` field redacted.
+def without_query(uri: str) -> str:
+    """The URI without its query string: for a storage URL, that is the whole SAS (signature, expiry)."""
+    parts = urlsplit(uri)
+    return urlunsplit(parts._replace(query="", fragment="")) if parts.scheme else uri
 
-    The API's image, thumbnail, model and prediction URIs are storage URLs with SAS signatures. An
-    export keeps them (they say where the data lived) but never the signature; the files themselves
-    are copied next to the metadata.
+
+def scrub_uris(document: Any) -> Any:
+    """``document`` with the query string of every ``...Uri`` field removed.
+
+    The API's image, thumbnail, model and prediction URIs are storage URLs with SAS tokens. An export
+    keeps where the data lived but never the token, which is a credential and changes on every listing
+    (so a re-run writes the same bytes); the files themselves are copied next to the metadata.
     """
     if isinstance(document, dict):
         return {
-            key: redact_url(value) if isinstance(value, str) and key.lower().endswith("uri") else scrub_uris(value)
+            key: without_query(value) if isinstance(value, str) and key.lower().endswith("uri") else scrub_uris(value)
             for key, value in document.items()
         }
     if isinstance(document, list):
         return [scrub_uris(item) for item in document]
     return document
+
+
+def for_export(item: ApiModel | Sequence[ApiModel]) -> Any:
+    """A model (or list) as the API spells it, ready to write: URIs without their SAS tokens."""
+    if not isinstance(item, ApiModel):
+        return [scrub_uris(model.to_api_json()) for model in item]
+    return scrub_uris(item.to_api_json())

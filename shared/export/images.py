@@ -19,7 +19,7 @@ from shared.results import layout
 from shared.results.store import ResultStore, jsonl_bytes
 from shared.selection import read_ids
 
-from .files import copy_file, describe_failure, scrub_uris
+from .files import copy_file, describe_failure, for_export
 from .step import Step
 
 logger = logging.getLogger(__name__)
@@ -86,7 +86,7 @@ async def _write_page(
     if with_files:
         await _copy_files(step, project_id, iteration_id, images, result)
     path = images_jsonl_path(step.request_id, project_id, iteration_id)
-    await step.store.stage_part(path, page, jsonl_bytes([scrub_uris(image.to_api_json()) for image in images]))
+    await step.store.stage_part(path, page, jsonl_bytes(for_export(images)))
     return result
 
 

@@ -8,7 +8,7 @@ from shared.customvision import MAX_TAKE
 from shared.results import layout
 from shared.results.store import jsonl_bytes
 
-from .files import scrub_uris
+from .files import for_export
 from .step import Step
 
 
@@ -22,5 +22,5 @@ async def export_image_performance_page(
     """One page into ``image-performances.jsonl`` (assembled by ``commit_jsonl``)."""
     items = await step.client.get_image_performances(project_id, iteration_id, skip=page * page_size, take=page_size)
     path = image_performances_path(step.request_id, project_id, iteration_id)
-    await step.store.stage_part(path, page, jsonl_bytes([scrub_uris(item.to_api_json()) for item in items]))
+    await step.store.stage_part(path, page, jsonl_bytes(for_export(items)))
     return {"image_performances": len(items)}

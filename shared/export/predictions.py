@@ -16,7 +16,7 @@ from shared.customvision.models import PredictionQueryToken, StoredImagePredicti
 from shared.results import layout
 from shared.results.store import jsonl_bytes
 
-from .files import copy_file, describe_failure, scrub_uris
+from .files import copy_file, describe_failure, for_export
 from .images import FILE_CONCURRENCY
 from .step import Step
 
@@ -61,9 +61,7 @@ async def export_prediction_pages(
         page = await step.client.query_predictions(project_id, query)
         if with_files:
             await _copy_files(step, project_id, page.results, result)
-        await step.store.stage_part(
-            path, first_part + offset, jsonl_bytes([scrub_uris(p.to_api_json()) for p in page.results])
-        )
+        await step.store.stage_part(path, first_part + offset, jsonl_bytes(for_export(page.results)))
         result["predictions"] += len(page.results)
         result["parts"] += 1
         token = page.token

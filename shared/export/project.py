@@ -11,7 +11,7 @@ from shared.customvision import CustomVisionClientError, NotFoundError
 from shared.customvision.models import EXPORT_STATUS_DONE, ITERATION_STATUS_COMPLETED
 from shared.results import layout
 
-from .files import copy_file, describe_failure, scrub_uris
+from .files import copy_file, describe_failure, for_export
 from .step import Step
 
 logger = logging.getLogger(__name__)
@@ -46,12 +46,12 @@ async def export_project_details(
 
     project = await client.get_project(project_id)
     if "projects" in include:
-        await store.put_json(layout.project_file(request_id, project_id, "project.json"), project.to_api_json())
+        await store.put_json(layout.project_file(request_id, project_id, "project.json"), for_export(project))
         exported["projects"] = 1
 
     if "tags" in include:
         tags = await client.get_tags(project_id)
-        await store.put_json(layout.project_file(request_id, project_id, "tags.json"), [t.to_api_json() for t in tags])
+        await store.put_json(layout.project_file(request_id, project_id, "tags.json"), for_export(tags))
         exported["tags"] = len(tags)
         expected["tags"] = len(tags)
 
@@ -59,7 +59,7 @@ async def export_project_details(
     if "iterations" in include:
         await store.put_json(
             layout.project_file(request_id, project_id, "iterations.json"),
-            [i.to_api_json() for i in iterations],
+            for_export(iterations),
         )
         expected["iterations"] = len(iterations)
         exported["iterations"] = 0
@@ -75,18 +75,18 @@ async def export_project_details(
 
         if "iterations" in include:
             iteration = await client.get_iteration(project_id, iteration_id)
-            await store.put_json(path("iteration.json"), iteration.to_api_json())
+            await store.put_json(path("iteration.json"), for_export(iteration))
             exported["iterations"] += 1
         if "tags" in include and trained:
             iteration_tags = await client.get_tags(project_id, iteration_id=iteration_id)
-            await store.put_json(path("tags.json"), [t.to_api_json() for t in iteration_tags])
+            await store.put_json(path("tags.json"), for_export(iteration_tags))
         if "performance" in include and trained:
             try:
                 performance = await client.get_iteration_performance(project_id, iteration_id)
             except NotFoundError as error:
                 errors.append({"kind": "performance", "iteration_id": iteration_id, "error": describe_failure(error)})
             else:
-                await store.put_json(path("performance.json"), performance.to_api_json())
+                await store.put_json(path("performance.json"), for_export(performance))
                 exported["performance"] = exported.get("performance", 0) + 1
                 count = await client.get_image_performance_count(project_id, iteration_id)
                 expected.setdefault("image_performances", {})[iteration_id] = count
@@ -118,7 +118,7 @@ async def _export_models(
     exports = await client.get_exports(project_id, iteration_id)
     await store.put_json(
         layout.iteration_file(request_id, project_id, iteration_id, "exports.json"),
-        scrub_uris([e.to_api_json() for e in exports]),
+        for_export(exports),
     )
     exported["exports"] = exported.get("exports", 0) + len(exports)
     for export in exports:
