@@ -1,7 +1,6 @@
 """The ``cvdsr`` command: run cvdsr locally, without Azure (DESIGN §8).
 
-Each subcommand lives with the component it runs; this module only dispatches, importing lazily so
-that ``cvdsr simulate`` does not load the Functions host.
+Each subcommand lives with the component it runs; this module only builds the parser and dispatches.
 """
 
 from __future__ import annotations
@@ -12,16 +11,13 @@ import logging
 import sys
 from collections.abc import Sequence
 
-# subcommand -> (module with add_arguments/run_from_args, help)
-_COMMANDS: dict[str, tuple[str, str]] = {
-    "simulate": ("local.simulator.cli", "run the Custom Vision simulator"),
-    "host": ("local.host.cli", "run function_app.py on the development host (Azurite)"),
-}
-# Subcommands of the contract that later work delivers; they say so instead of pretending.
-_NOT_YET: dict[str, str] = {
-    "submit": "enqueue an export or erase request",
-    "status": "print a request's status",
-    "demo": "run an export and an erase end to end on the embedded default",
+# subcommand -> (module, its add-arguments function, its run function, help)
+_COMMANDS: dict[str, tuple[str, str, str, str]] = {
+    "simulate": ("local.simulator.cli", "add_arguments", "run_from_args", "run the Custom Vision simulator"),
+    "host": ("local.host.cli", "add_arguments", "run_from_args", "run function_app.py on the development host"),
+    "submit": ("local.requests_cli", "add_submit_arguments", "run_submit", "send an export or erase request"),
+    "status": ("local.requests_cli", "add_status_arguments", "run_status", "print a request's status"),
+    "demo": ("local.demo", "add_arguments", "run_from_args", "run an export and an erase end to end, locally"),
 }
 
 
@@ -29,14 +25,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cvdsr", description="cvdsr: GDPR/CCPA requests for Azure Custom Vision.")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging (still never logs secrets)")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name, (module_name, help_text) in _COMMANDS.items():
+    for name, (module_name, adder, runner, help_text) in _COMMANDS.items():
         sub = commands.add_parser(name, help=help_text, description=help_text)
-        importlib.import_module(module_name).add_arguments(sub)
-        sub.set_defaults(module=module_name)
-    for name, help_text in _NOT_YET.items():
-        sub = commands.add_parser(name, help=f"{help_text} (not available yet)")
-        sub.add_argument("args", nargs=argparse.REMAINDER)
-        sub.set_defaults(module=None)
+        getattr(importlib.import_module(module_name), adder)(sub)
+        sub.set_defaults(module=module_name, runner=runner)
     return parser
 
 
@@ -47,14 +39,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    if args.module is None:
-        print(
-            f"cvdsr {args.command}: not available yet. It arrives with the export and erase work; "
-            "see README.md, 'Status'.",
-            file=sys.stderr,
-        )
-        return 2
-    result: int = importlib.import_module(args.module).run_from_args(args)
+    # The Azure SDKs log every HTTP exchange at INFO; that is noise for a command line.
+    for noisy in ("azure", "httpx", "uvicorn.access"):
+        logging.getLogger(noisy).setLevel(logging.DEBUG if args.verbose else logging.WARNING)
+    result: int = getattr(importlib.import_module(args.module), args.runner)(args)
     return result
 
 

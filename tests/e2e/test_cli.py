@@ -1,0 +1,69 @@
+"""The ``cvdsr`` command as a user runs it: submit and status against a running host, and the demo."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from .support import Environment
+
+CVDSR = [sys.executable, "-m", "local.cli"]
+
+
+def run(args: list[str], env: dict[str, str], timeout: float = 180) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*CVDSR, *args], env={**os.environ, **env}, capture_output=True, text=True, timeout=timeout, check=False
+    )
+
+
+def test_submit_wait_and_status(env: Environment, tmp_path: Path) -> None:
+    settings = {"AzureWebJobsStorage": env.connection_string, "CVDSR_EVENTS_QUEUE": env.events_queue}
+    submitted = run(
+        [
+            "submit",
+            "export",
+            "--resource",
+            "demo",
+            "--request-id",
+            "CLI-EXP-1",
+            "--ticket-id",
+            "INC-9",
+            "--host-url",
+            env.host.base_url,
+            "--wait",
+            "--timeout",
+            "120",
+        ],
+        settings,
+    )
+    assert submitted.returncode == 0, submitted.stderr
+    event = json.loads(submitted.stdout)
+    assert event["type"] == "cvdsr.export.completed"
+    assert event["data"]["ticket"]["id"] == "INC-9"
+    status = run(["status", "CLI-EXP-1", "--host-url", env.host.base_url], settings)
+    assert status.returncode == 0
+    assert json.loads(status.stdout)["status"] == "succeeded"
+    missing = run(["status", "NO-SUCH-REQUEST", "--host-url", env.host.base_url], settings)
+    assert missing.returncode == 1
+    rejected = run(
+        ["submit", "erase", "--resource", "demo", "--via", "http", "--host-url", env.host.base_url], settings
+    )
+    assert rejected.returncode == 1
+    assert "confirm" in rejected.stdout
+
+
+def test_the_demo_exports_and_erases_end_to_end(tmp_path: Path) -> None:
+    result = run(["demo", "--output", str(tmp_path)], {}, timeout=240)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "status succeeded" in result.stdout
+    assert "checks passed" in result.stdout
+    exports = list(tmp_path.glob("DEMO-EXPORT-*"))
+    assert len(exports) == 1
+    assert (exports[0] / "report.html").exists()
+    assert (exports[0] / "export.zip").exists()
+    erasures = list(tmp_path.glob("DEMO-ERASE-*"))
+    certificate = json.loads((erasures[0] / "erasure-certificate.json").read_text())
+    assert certificate["certificate"]["verified"] is True
