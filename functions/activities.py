@@ -140,3 +140,15 @@ async def dsr_erase_verify(payload: dict[str, Any]) -> list[dict[str, Any]]:
 @bp.activity_trigger(input_name="payload")
 async def dsr_finalize_erase(payload: dict[str, Any]) -> dict[str, Any]:
     return await activities.finalize_erase_request(payload)
+
+
+@bp.function_name(names.EXPORT_ACCOUNT)
+@bp.activity_trigger(input_name="payload")
+async def dsr_export_account(payload: dict[str, Any]) -> dict[str, Any]:
+    return await activities.export_account(payload)
+
+
+@bp.function_name(names.ERASE_ACCOUNT)
+@bp.activity_trigger(input_name="payload")
+async def dsr_erase_account(payload: dict[str, Any]) -> dict[str, Any]:
+    return await activities.erase_account(payload)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from shared.arm import ArmClient, ArmError
 from shared.connections import blob_service, results_container, setting
 from shared.dsr_request import DsrRequest
 from shared.erase import steps as erase_steps
@@ -19,8 +20,10 @@ from shared.export import images, performance, predictions, project
 from shared.export.finalize import finalize_export
 from shared.export.step import open_step
 from shared.results import layout
+from shared.results.audit import AuditTrail
 from shared.results.store import ResultStore
 from shared.selection import select_images
+from shared.settings import load_resources
 
 
 async def record_request(payload: dict[str, Any]) -> dict[str, Any]:
@@ -189,3 +192,49 @@ async def finalize_erase_request(payload: dict[str, Any]) -> dict[str, Any]:
     async with blob_service() as service:
         store = ResultStore(results_container(service))
         return await finalize_erase(store, payload["request"], payload["started_at"], payload["resources"])
+
+
+async def export_account(payload: dict[str, Any]) -> dict[str, Any]:
+    """``data/account.json``: the account row of every resource with an ARM resource id."""
+    resources = load_resources()
+    rows: list[dict[str, Any]] = []
+    notes: list[str] = []
+    errors: list[dict[str, Any]] = []
+    arm = ArmClient()
+    for name in payload["resources"]:
+        resource_id = resources[name].arm_resource_id
+        if not resource_id:
+            notes.append(
+                f"account row of '{name}' not exported: CUSTOMVISION__{name.upper()}__ARMRESOURCEID is not set"
+            )
+            continue
+        try:
+            rows.append(await arm.account_row(name, resource_id))
+        except ArmError as error:
+            errors.append({"kind": "account", "resource": name, "error": str(error)})
+    if rows:
+        async with blob_service() as service:
+            await ResultStore(results_container(service)).put_json(layout.account(payload["request_id"]), rows)
+    expected = sum(1 for name in payload["resources"] if resources[name].arm_resource_id)
+    return {
+        "resource": "(account)",
+        "projects": [],
+        "expected": {"account": expected},
+        "exported": {"account": len(rows)},
+        "errors": errors,
+        "notes": notes,
+    }
+
+
+async def erase_account(payload: dict[str, Any]) -> dict[str, Any]:
+    """Delete and purge the account of one resource (only called once its contents are verified gone)."""
+    resource_id = load_resources()[payload["resource"]].arm_resource_id
+    if not resource_id:
+        return {"deleted": False, "checks": [], "error": "CUSTOMVISION__<NAME>__ARMRESOURCEID is not set"}
+    audit = AuditTrail(payload["request_id"], "erase_account", payload["resource"])
+    try:
+        checks = await ArmClient(observer=lambda line: audit.note(**line)).delete_and_purge(resource_id)
+    finally:
+        async with blob_service() as service:
+            await audit.flush(results_container(service))
+    return {"deleted": all(check["passed"] for check in checks), "checks": checks}

@@ -55,6 +55,8 @@ async def finalize_erase(
     projects = [{**p, "resource": r["resource"]} for r in resources for p in r.get("projects", [])]
     errors = [e for r in resources for e in r.get("errors", [])] + [e for p in projects for e in p.get("errors", [])]
     checks = [c for p in projects for c in p.get("checks", [])]
+    accounts = [r["account"] for r in resources if r.get("account")]
+    checks += [c for account in accounts for c in account.get("checks", [])]
     affected = [
         {
             "resource": p["resource"],
@@ -69,6 +71,8 @@ async def finalize_erase(
     if request.get("dry_run"):
         status = "failed" if errors else "succeeded"
         counts = dict(planned)
+        if accounts:
+            counts["accounts"] = len(accounts)
         plan_file = await store.put_json(
             f"{request_id}/erase-plan.json",
             {
@@ -83,6 +87,8 @@ async def finalize_erase(
         result["plan"] = plan_file.path
     else:
         counts = dict(_deleted_counts(projects))
+        if any(account.get("deleted") for account in accounts):
+            counts["accounts"] = sum(1 for account in accounts if account.get("deleted"))
         failed_checks = [c for c in checks if not c["passed"]]
         existed = [p for p in projects if (p.get("plan") or {}).get("exists")]
         if errors and not counts:

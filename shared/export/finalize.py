@@ -41,7 +41,9 @@ async def finalize_export(
     projects: list[dict[str, Any]] = []
     for resource in resources:
         expected.update(resource.get("expected", {}))
+        exported.update(resource.get("exported", {}))
         errors.extend(resource.get("errors", []))
+        notes.extend(note for note in resource.get("notes", []) if note not in notes)
         for project in resource.get("projects", []):
             expected.update(project.get("expected", {}))
             exported.update(project.get("exported", {}))

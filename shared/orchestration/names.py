@@ -30,3 +30,6 @@ ERASE_ITERATIONS = "dsr_erase_iterations"
 ERASE_PROJECT = "dsr_erase_project"
 ERASE_VERIFY = "dsr_erase_verify"
 FINALIZE_ERASE = "dsr_finalize_erase"
+
+EXPORT_ACCOUNT = "dsr_export_account"
+ERASE_ACCOUNT = "dsr_erase_account"

@@ -44,7 +44,15 @@ def run_request(context: OrchestrationContext) -> Orchestration:
         ]
         # Sub-orchestrations report their failures in their results instead of raising, so one
         # unreachable resource does not hide what the others exported.
-        resource_results = yield context.task_all(tasks)
+        resource_results = list((yield context.task_all(tasks)))
+        if "account" in request["include"]:
+            resource_results.append(
+                (
+                    yield activity(
+                        context, names.EXPORT_ACCOUNT, {"request_id": request_id, "resources": _resources(request)}
+                    )
+                )
+            )
 
     else:
         context.set_custom_status(
@@ -68,7 +76,10 @@ def run_request(context: OrchestrationContext) -> Orchestration:
             )
             for resource in _resources(request)
         ]
-        resource_results = yield context.task_all(tasks)
+        resource_results = list((yield context.task_all(tasks)))
+        if "account" in request["include"]:
+            for result in resource_results:
+                yield from _erase_account(context, request, result)
 
     context.set_custom_status({"phase": "finalizing", "due_at": request.get("due_at")})
     outcome = yield activity(
@@ -86,3 +97,26 @@ def run_request(context: OrchestrationContext) -> Orchestration:
 
 def _resources(request: dict[str, Any]) -> list[str]:
     return [name.lower() for name in request["resources"]]
+
+
+def _erase_account(context: OrchestrationContext, request: dict[str, Any], result: dict[str, Any]) -> Orchestration:
+    """The account goes last, and only once everything inside it is verified gone."""
+    if request.get("dry_run"):
+        result["account"] = {"planned": True}
+        return
+    projects = result.get("projects", [])
+    clean = not result.get("errors") and all(
+        not p.get("errors") and all(check["passed"] for check in p.get("checks", [])) for p in projects
+    )
+    if not clean:
+        result.setdefault("errors", []).append(
+            {
+                "kind": "account",
+                "resource": result["resource"],
+                "error": "account not deleted: the resource's contents were not verified gone",
+            }
+        )
+        return
+    result["account"] = yield activity(
+        context, names.ERASE_ACCOUNT, {"request_id": request["request_id"], "resource": result["resource"]}
+    )

@@ -34,6 +34,11 @@ REPO = Path(__file__).parents[2]
 TRAINING_KEY = "e2e-training-key-7f3a9c2b5d"
 WEBHOOK_SECRET = "e2e-webhook-secret-41d8cd98"
 TERMINAL = {"Completed", "Failed", "Terminated"}
+# The simulator's account (SimulatorConfig defaults).
+ARM_ACCOUNT = (
+    "/subscriptions/00000000-0000-4000-8000-00000000c0de/resourceGroups/cvdsr-sim-rg"
+    "/providers/Microsoft.CognitiveServices/accounts/cvdsr-sim"
+)
 
 
 @dataclass
@@ -192,6 +197,8 @@ def environment(
             "CVDSR_TASK_HUB": hub,
             "CUSTOMVISION__DEMO__ENDPOINT": sim.base_url,
             "CUSTOMVISION__DEMO__TRAININGKEY": TRAINING_KEY,
+            "CUSTOMVISION__DEMO__ARMRESOURCEID": ARM_ACCOUNT,
+            "CVDSR_ARM_ENDPOINT": f"{sim.base_url}/_arm",
             "ServiceBusConnection": peer.connection_string,
             "CVDSR_EVENTS_QUEUE": events_queue,
             "CVDSR_WEBHOOK_URL": f"{hook_base}/hook",

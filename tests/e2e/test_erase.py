@@ -173,3 +173,37 @@ def test_certificate_json_is_well_formed(env: Environment) -> None:
     assert set(document) == {"certificate", "sha256", "digest_of"}
     tampered = {**document["certificate"], "status": "succeeded", "verified": not document["certificate"]["verified"]}
     assert digest(tampered) != document["sha256"]
+
+
+def test_the_account_goes_last_and_only_when_confirmed(env: Environment) -> None:
+    import httpx
+
+    from .support import ARM_ACCOUNT
+
+    arm = f"{env.simulator.base_url}/_arm{ARM_ACCOUNT}?api-version=2023-05-01"
+    headers = {"Authorization": "Bearer test"}
+    everything = [
+        "projects",
+        "iterations",
+        "performance",
+        "tags",
+        "images",
+        "image_files",
+        "exports",
+        "predictions",
+        "account",
+    ]
+    dry = erase(env, "ERA-ACC-DRY", include=everything, dry_run=True)
+    assert dry["data"]["counts"]["accounts"] == 1
+    assert httpx.get(arm, headers=headers).status_code == 200, "a dry run deletes no account"
+    event = erase(env, "ERA-ACC-1", include=everything, confirm="demo")
+    assert event["data"]["status"] == "succeeded", event["data"]["errors"]
+    assert httpx.get(arm, headers=headers).status_code == 404
+    cert = certificate(env, "ERA-ACC-1")
+    assert cert["deleted"]["accounts"] == 1
+    checks = [c["check"] for c in cert["verification"]]
+    assert checks[-2:] == ["GetAccount", "GetDeletedAccount"], "the account is verified gone, after the projects"
+    assert cert["verified"] is True
+    operations = [m["operation"] for m in cert["mutations"]]
+    assert operations[-2:] == ["ARM DELETE Account", "ARM DELETE DeletedAccount"], operations
+    assert operations.index("ARM DELETE Account") > max(i for i, op in enumerate(operations) if op == "DeleteProject")

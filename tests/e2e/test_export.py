@@ -87,6 +87,12 @@ def test_storage_queue_and_service_bus_requests_each_produce_a_complete_export(e
         report = env.blob(f"{request_id}/report.html").decode()
         assert all(p["name"] in report for p in truth.values())
         assert env.json(f"{request_id}/request.json")["request_id"] == request_id
+        (account,) = env.json(f"{request_id}/data/account.json")
+        assert account["name"] == "cvdsr-sim"
+        assert account["kind"] == "CustomVision.Training"
+        assert account["keys"]["names"] == ["key1", "key2"]
+        assert "key1" not in json.dumps(account["properties"])
+        assert manifest["counts"]["account"] == 1
         audit = env.jsonl(f"{request_id}/audit.jsonl")
         assert {"GetProjects", "GetImages", "QueryPredictions"} <= {line.get("operation") for line in audit}
 
