@@ -5,9 +5,13 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install test lint typecheck pytest demo simulate clean
+.PHONY: install test lint typecheck pytest demo simulate host clean
 
-install: $(STAMP) node_modules/.package-lock.json
+install: $(STAMP) node_modules/.package-lock.json local.settings.json
+
+# Core Tools and `cvdsr host` read local.settings.json; start from the sample (it is git-ignored).
+local.settings.json:
+	cp local.settings.sample.json local.settings.json
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -36,6 +40,9 @@ demo: install
 
 simulate: install
 	$(BIN)/cvdsr simulate --seed demo
+
+host: install
+	$(BIN)/cvdsr host
 
 clean:
 	rm -rf $(VENV) node_modules .mypy_cache .pytest_cache .ruff_cache
