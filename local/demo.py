@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 import tempfile
 import uuid
@@ -61,7 +62,17 @@ def _say(text: str) -> None:
     print(text, flush=True)
 
 
+def _stop_on_sigterm() -> None:
+    """Turn SIGTERM into SystemExit so the ExitStack stops Azurite, the simulator and the host."""
+
+    def handler(_signum: int, _frame: object) -> None:
+        raise SystemExit(143)
+
+    signal.signal(signal.SIGTERM, handler)
+
+
 def run_from_args(args: argparse.Namespace) -> int:
+    _stop_on_sigterm()
     stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
     with ExitStack() as stack, tempfile.TemporaryDirectory(prefix="cvdsr-demo-") as scratch:
         _say("starting Azurite, the Custom Vision simulator (demo account) and the development host ...")

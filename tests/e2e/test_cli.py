@@ -14,9 +14,17 @@ CVDSR = [sys.executable, "-m", "local.cli"]
 
 
 def run(args: list[str], env: dict[str, str], timeout: float = 180) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*CVDSR, *args], env={**os.environ, **env}, capture_output=True, text=True, timeout=timeout, check=False
+    """Run ``cvdsr``; on a timeout stop it with SIGTERM (so it stops what it started), not SIGKILL."""
+    process = subprocess.Popen(
+        [*CVDSR, *args], env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
+    try:
+        stdout, stderr = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.terminate()
+        stdout, stderr = process.communicate(timeout=60)
+        raise AssertionError(f"cvdsr {args[0]} timed out:\n{stdout}\n{stderr}") from None
+    return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
 
 
 def test_submit_wait_and_status(env: Environment, tmp_path: Path) -> None:
