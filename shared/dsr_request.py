@@ -191,7 +191,8 @@ class RequestRejected(ValueError):
         self.request_id = request_id
         # Where the rejection is recorded: the request's own id if it had a valid one, else an id
         # derived from the body, so a redelivered bad message lands in the same place.
-        self.record_id = request_id or "rejected-" + hashlib.sha256(raw).hexdigest()[:24]
+        self.digest = hashlib.sha256(raw).hexdigest()[:24]
+        self.record_id = request_id or "rejected-" + self.digest
 
 
 def parse_request(raw: bytes | str, *, configured_resources: Mapping[str, object] | None = None) -> DsrRequest:

@@ -116,7 +116,7 @@ async def record_rejection(rejection: RequestRejected) -> None:
     """A result record and a ``cvdsr.request.rejected`` event. The body is not stored: a rejected
     message may hold anything, including personal data or secrets pasted by mistake."""
     now = datetime.now(UTC).isoformat()
-    record = {
+    record: dict[str, Any] = {
         "manifest_version": 1,
         "request_id": rejection.record_id,
         "status": "rejected",
@@ -126,7 +126,11 @@ async def record_rejection(rejection: RequestRejected) -> None:
     async with blob_service() as service:
         store = ResultStore(results_container(service))
         await store.ensure_container()
-        await store.put_json(layout.manifest(rejection.record_id), record)
+        path = layout.manifest(rejection.record_id)
+        if await store.exists(path) and (await store.read_json(path)).get("status") != "rejected":
+            # A malformed repeat of a real request must not replace that request's manifest.
+            path = f"{rejection.record_id}/rejections/{rejection.digest}.json"
+        await store.put_json(path, record)
     data = {
         "request_id": rejection.record_id,
         "type": None,
@@ -137,7 +141,7 @@ async def record_rejection(rejection: RequestRejected) -> None:
         "expected_counts": {},
         "result": {
             "container": None,
-            "manifest": layout.manifest(rejection.record_id),
+            "manifest": path,
             "package_url": None,
             "expires_at": None,
         },

@@ -48,6 +48,14 @@ async def finalize_export(
             expected.update(project.get("expected", {}))
             exported.update(project.get("exported", {}))
             errors.extend(project.get("errors", []))
+            if project.get("errors_omitted"):
+                errors.append(
+                    {
+                        "kind": "errors_omitted",
+                        "project_id": project["project_id"],
+                        "error": f"{project['errors_omitted']} more errors not listed",
+                    }
+                )
             notes.extend(note for note in project.get("notes", []) if note not in notes)
             projects.append({**project, "resource": resource["resource"]})
     mismatches = compare_counts(expected, exported)

@@ -13,6 +13,7 @@ from . import names
 from .context import Orchestration, OrchestrationContext, activity, failure_reason, in_batches
 
 DEFAULT_WIDTH = 8
+MAX_ERRORS_PER_PROJECT = 100
 
 
 def _page_count(total: int) -> int:
@@ -119,7 +120,12 @@ def _export_project(context: OrchestrationContext, task: dict[str, Any], partial
     def add(result: dict[str, Any], *kinds: tuple[str, str]) -> None:
         for source, kind in kinds:
             exported[kind] = exported.get(kind, 0) + int(result.get(source, 0))
-        errors.extend(result.get("errors", []))
+        # Errors name ids; keep the history bounded when a whole project fails file by file.
+        for error in result.get("errors", []):
+            if len(errors) < MAX_ERRORS_PER_PROJECT:
+                errors.append(error)
+            else:
+                partial["errors_omitted"] = partial.get("errors_omitted", 0) + 1
 
     if "images" in include:
         with_files = "image_files" in include

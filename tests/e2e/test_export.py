@@ -175,3 +175,14 @@ def test_bad_messages_are_rejected_recorded_and_never_reach_the_api(env: Environ
     assert any(reason in text for text in record["reasons"])
     assert env.api_calls() == calls, "a rejected request never reaches the Custom Vision API"
     assert env.status(record_id) is None, "no orchestration was started"
+
+
+def test_a_malformed_repeat_of_a_finished_request_keeps_its_manifest(env: Environment) -> None:
+    env.send_queue(env.request("EXP-KEEP-1"))
+    env.wait("EXP-KEEP-1")
+    before = env.blob("EXP-KEEP-1/manifest.json")
+    response = env.post({**env.request("EXP-KEEP-1"), "bogus": 1})
+    assert response.status_code == 400
+    assert env.blob("EXP-KEEP-1/manifest.json") == before
+    (record,) = env.blob_names("EXP-KEEP-1/rejections/")
+    assert env.json(record)["status"] == "rejected"
