@@ -7,7 +7,11 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: install test lint typecheck pytest demo simulate host clean
 
-install: $(STAMP) node_modules/.package-lock.json local.settings.json
+install: $(STAMP) node_modules/.package-lock.json local.settings.json $(VENV)/checkov/.requirements.sha256
+
+# checkov (the infra checks) lives in its own venv: it pins packaging<24, pytest needs >=24.
+$(VENV)/checkov/.requirements.sha256: tests/infra/requirements-checkov.txt $(STAMP)
+	$(BIN)/python -m tests.infra.checkov_env
 
 # Core Tools and `cvdsr host` read local.settings.json; start from the sample (it is git-ignored).
 local.settings.json:

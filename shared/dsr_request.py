@@ -13,7 +13,7 @@ import json
 import re
 import uuid
 from collections.abc import Mapping
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
     AfterValidator,
@@ -40,17 +40,7 @@ DataKind = Literal[
     "predictions",
     "account",
 ]
-ALL_KINDS: tuple[DataKind, ...] = (
-    "projects",
-    "iterations",
-    "performance",
-    "tags",
-    "images",
-    "image_files",
-    "exports",
-    "predictions",
-    "account",
-)
+ALL_KINDS: tuple[DataKind, ...] = get_args(DataKind)
 
 # Instance ids and blob folder names: no path separators, no URL specials, no control characters.
 _REQUEST_ID = re.compile(r"^[^/\\#?\x00-\x1f\x7f]{1,100}$")

@@ -131,7 +131,9 @@ async def send_servicebus(connection: Mapping[str, str], topic: str, event: Mapp
         await sender.send_messages(message)
 
 
-async def send_queue(connection_string: str, queue: str, event: Mapping[str, Any], *, base64_encode: bool) -> None:
+async def send_queue(
+    connection: Mapping[str, str], queue: str, event: Mapping[str, Any], *, base64_encode: bool
+) -> None:
     """One message on a Storage queue (base64 by default, as a Functions queue trigger expects)."""
     from azure.core.exceptions import ResourceExistsError
     from azure.storage.queue.aio import QueueClient
@@ -139,7 +141,15 @@ async def send_queue(connection_string: str, queue: str, event: Mapping[str, Any
     text = event_body(event).decode()
     if base64_encode:
         text = base64.b64encode(text.encode()).decode()
-    async with QueueClient.from_connection_string(connection_string, queue) as client:
+    if "connection_string" in connection:
+        client = QueueClient.from_connection_string(connection["connection_string"], queue)
+    else:
+        from azure.identity.aio import DefaultAzureCredential, ManagedIdentityCredential
+
+        client_id = connection.get("client_id")
+        credential = ManagedIdentityCredential(client_id=client_id) if client_id else DefaultAzureCredential()
+        client = QueueClient(connection["queue_service_uri"], queue, credential=credential)
+    async with client:
         try:
             await client.create_queue()
         except ResourceExistsError:
@@ -160,8 +170,15 @@ def servicebus_connection(environ: Mapping[str, str] | None = None) -> dict[str,
     return None
 
 
-def storage_connection_string(environ: Mapping[str, str] | None = None) -> str | None:
+def storage_connection(environ: Mapping[str, str] | None = None) -> dict[str, str] | None:
+    """``AzureWebJobsStorage`` as a connection string (local) or, identity-based, its queue service URI."""
     value = setting("AzureWebJobsStorage", environ=environ)
-    if value and value.strip().lower() == "usedevelopmentstorage=true":
-        return AZURITE_CONNECTION_STRING
-    return value
+    if value:
+        if value.strip().lower() == "usedevelopmentstorage=true":
+            value = AZURITE_CONNECTION_STRING
+        return {"connection_string": value}
+    queue_service_uri = setting("AzureWebJobsStorage__queueServiceUri", environ=environ)
+    if queue_service_uri:
+        client_id = setting("AzureWebJobsStorage__clientId", environ=environ)
+        return {"queue_service_uri": queue_service_uri, **({"client_id": client_id} if client_id else {})}
+    return None

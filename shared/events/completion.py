@@ -72,7 +72,7 @@ async def send_completion(
         topic = setting("CVDSR_EVENTS_TOPIC", "dsr-events", environ) or "dsr-events"
         delivery["servicebus"] = await _attempt(channels.send_servicebus(servicebus, topic, event))
     queue = setting("CVDSR_EVENTS_QUEUE", "dsr-events", environ)
-    connection = channels.storage_connection_string(environ)
+    connection = channels.storage_connection(environ)
     if queue and connection:
         encode = (setting("CVDSR_EVENTS_QUEUE_ENCODING", "base64", environ) or "base64") == "base64"
         delivery["queue"] = await _attempt(channels.send_queue(connection, queue, event, base64_encode=encode))

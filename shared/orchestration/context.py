@@ -9,6 +9,8 @@ from typing import Any, Protocol
 
 import azure.durable_functions as df
 
+from . import names
+
 # A Durable task: what an orchestrator yields. The library's classes are untyped.
 Task = Any
 Orchestration = Generator[Task, Any, Any]
@@ -63,3 +65,43 @@ def in_batches(context: OrchestrationContext, tasks: list[tuple[str, Any]], widt
         batch = [activity(context, name, payload) for name, payload in tasks[start : start + max(1, width)]]
         results.extend((yield context.task_all(batch)))
     return results
+
+
+def over_projects(context: OrchestrationContext, project_orchestrator: str, phase: str) -> Orchestration:
+    """List the projects of one resource in scope, then run ``project_orchestrator`` for each,
+    ``project_width`` at a time (sub-orchestrations ``{instance}:{project_id}``).
+
+    Never fails: a resource that cannot be listed comes back with the reason in ``errors``. Returns
+    ``resource``, ``projects`` (the sub-orchestrations' results), ``missing_projects`` (listed in the
+    request but not in the resource) and ``errors``.
+    """
+    task = context.get_input()
+    resource = task["resource"]
+    try:
+        listing = yield activity(
+            context,
+            names.LIST_PROJECTS,
+            {"request_id": task["request_id"], "resource": resource, "projects": task["projects"]},
+        )
+    except Exception as error:  # the listing failed after its retries
+        return {
+            "resource": resource,
+            "projects": [],
+            "missing_projects": [],
+            "errors": [{"kind": "resource", "resource": resource, "error": failure_reason(error)}],
+        }
+    project_ids: list[str] = listing["project_ids"]
+    width = int(task.get("project_width") or 2)
+    summaries: list[Any] = []
+    for start in range(0, len(project_ids), width):
+        batch = [
+            context.call_sub_orchestrator(
+                project_orchestrator,
+                {**task, "project_id": project_id},
+                instance_id=f"{context.instance_id}:{project_id}",
+            )
+            for project_id in project_ids[start : start + width]
+        ]
+        summaries.extend((yield context.task_all(batch)))
+        context.set_custom_status({"phase": phase, "projects_done": len(summaries), "projects": len(project_ids)})
+    return {"resource": resource, "projects": summaries, "missing_projects": listing["missing"], "errors": []}

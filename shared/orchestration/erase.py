@@ -8,44 +8,16 @@ from typing import Any
 from shared.customvision import MAX_IMAGE_IDS
 
 from . import names
-from .context import Orchestration, OrchestrationContext, activity, failure_reason, in_batches
+from .context import Orchestration, OrchestrationContext, activity, failure_reason, in_batches, over_projects
 
 POLL_SECONDS = 2
 MAX_WAIT_SECONDS = 15 * 60  # background image deletion; then the read-back reports what is left
 
 
 def erase_resource(context: OrchestrationContext) -> Orchestration:
-    """Every project in scope, ``project_width`` at a time. Never fails: errors go in the result."""
-    task = context.get_input()
-    try:
-        listing = yield activity(
-            context,
-            names.LIST_PROJECTS,
-            {"request_id": task["request_id"], "resource": task["resource"], "projects": task["projects"]},
-        )
-    except Exception as error:  # the listing failed after its retries
-        return {
-            "resource": task["resource"],
-            "projects": [],
-            "missing_projects": [],
-            "errors": [{"kind": "resource", "resource": task["resource"], "error": failure_reason(error)}],
-        }
-    project_ids: list[str] = listing["project_ids"]
-    width = int(task.get("project_width") or 2)
-    summaries: list[dict[str, Any]] = []
-    for start in range(0, len(project_ids), width):
-        batch = [
-            context.call_sub_orchestrator(
-                names.ERASE_PROJECT_ORCHESTRATOR,
-                {**task, "project_id": project_id},
-                instance_id=f"{context.instance_id}:{project_id}",
-            )
-            for project_id in project_ids[start : start + width]
-        ]
-        summaries.extend((yield context.task_all(batch)))
-        context.set_custom_status({"phase": "erasing", "projects_done": len(summaries), "projects": len(project_ids)})
-    # A listed project that does not exist is already erased; say so rather than fail.
-    return {"resource": task["resource"], "projects": summaries, "missing_projects": listing["missing"], "errors": []}
+    """Every project in scope. A listed project that does not exist is already erased: it is reported
+    in ``missing_projects``, not as a failure."""
+    return (yield from over_projects(context, names.ERASE_PROJECT_ORCHESTRATOR, "erasing"))
 
 
 def erase_project(context: OrchestrationContext) -> Orchestration:

@@ -10,7 +10,7 @@ from typing import Any
 from shared.customvision import MAX_TAKE
 
 from . import names
-from .context import Orchestration, OrchestrationContext, activity, failure_reason, in_batches
+from .context import Orchestration, OrchestrationContext, activity, failure_reason, in_batches, over_projects
 
 DEFAULT_WIDTH = 8
 MAX_ERRORS_PER_PROJECT = 100
@@ -21,49 +21,14 @@ def _page_count(total: int) -> int:
 
 
 def export_resource(context: OrchestrationContext) -> Orchestration:
-    """Every project in scope of one resource, ``project_width`` projects at a time.
-
-    Never fails: a resource that cannot be listed is reported in the result's ``errors``.
-    """
-    task = context.get_input()
-    try:
-        listing = yield activity(
-            context,
-            names.LIST_PROJECTS,
-            {"request_id": task["request_id"], "resource": task["resource"], "projects": task["projects"]},
-        )
-    except Exception as error:  # the activity failed after its retries
-        return {
-            "resource": task["resource"],
-            "projects": [],
-            "missing_projects": [],
-            "expected": {},
-            "errors": [{"kind": "resource", "resource": task["resource"], "error": failure_reason(error)}],
-        }
-    project_ids: list[str] = listing["project_ids"]
-    width = int(task.get("project_width") or 2)
-    summaries: list[dict[str, Any]] = []
-    for start in range(0, len(project_ids), width):
-        batch = [
-            context.call_sub_orchestrator(
-                names.EXPORT_PROJECT_ORCHESTRATOR,
-                {**task, "project_id": project_id},
-                instance_id=f"{context.instance_id}:{project_id}",
-            )
-            for project_id in project_ids[start : start + width]
-        ]
-        summaries.extend((yield context.task_all(batch)))
-        context.set_custom_status({"phase": "exporting", "projects_done": len(summaries), "projects": len(project_ids)})
-    return {
-        "resource": task["resource"],
-        "projects": summaries,
-        "missing_projects": listing["missing"],
-        "expected": {"projects": len(project_ids) + len(listing["missing"])},
-        "errors": [
-            {"kind": "projects", "project_id": project_id, "error": "not found in the resource"}
-            for project_id in listing["missing"]
-        ],
-    }
+    """Every project in scope; a listed project that does not exist is an error of the export."""
+    result = yield from over_projects(context, names.EXPORT_PROJECT_ORCHESTRATOR, "exporting")
+    missing = result["missing_projects"]
+    result["expected"] = {"projects": len(result["projects"]) + len(missing)} if result["projects"] or missing else {}
+    result["errors"] += [
+        {"kind": "projects", "project_id": project_id, "error": "not found in the resource"} for project_id in missing
+    ]
+    return result
 
 
 def export_project(context: OrchestrationContext) -> Orchestration:

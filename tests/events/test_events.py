@@ -149,3 +149,19 @@ async def test_a_webhook_without_a_secret_is_refused_not_sent_unsigned() -> None
     environ = {"CVDSR_EVENTS_QUEUE": "", "CVDSR_WEBHOOK_URL": "https://hooks.example/x"}
     delivery = await send_completion(sample_event(), {}, environ)
     assert delivery["webhook"].startswith("error: CVDSR_WEBHOOK_SECRET is not set")
+
+
+def test_the_queue_channel_uses_identity_based_storage_in_azure() -> None:
+    identity = {
+        "AzureWebJobsStorage__queueServiceUri": "https://stcvdsr.queue.core.windows.net",
+        "AzureWebJobsStorage__credential": "managedidentity",
+        "AzureWebJobsStorage__clientId": "00000000-0000-0000-0000-000000000001",
+    }
+    assert channels.storage_connection(identity) == {
+        "queue_service_uri": "https://stcvdsr.queue.core.windows.net",
+        "client_id": "00000000-0000-0000-0000-000000000001",
+    }
+    assert channels.storage_connection({"AzureWebJobsStorage": "UseDevelopmentStorage=true"}) == {
+        "connection_string": channels.AZURITE_CONNECTION_STRING
+    }
+    assert channels.storage_connection({}) is None
