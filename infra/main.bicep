@@ -259,6 +259,10 @@ var cvdsrSettings = [
     value: storage.outputs.eventsQueueName
   }
   {
+    name: 'CVDSR_AUDIT_CONTAINER'
+    value: storage.outputs.auditContainerName
+  }
+  {
     name: 'CVDSR_EVENTS_TOPIC'
     value: serviceBus.outputs.eventsTopicName
   }

@@ -10,7 +10,7 @@ import os
 from typing import Any
 
 from shared.arm import ArmClient, ArmError
-from shared.connections import blob_service, results_container, setting
+from shared.connections import blob_service, evidence_container, results_container, setting
 from shared.dsr_request import DsrRequest
 from shared.erase import steps as erase_steps
 from shared.erase import verify as erase_checks
@@ -191,7 +191,14 @@ async def erase_verify(payload: dict[str, Any]) -> list[dict[str, Any]]:
 async def finalize_erase_request(payload: dict[str, Any]) -> dict[str, Any]:
     async with blob_service() as service:
         store = ResultStore(results_container(service))
-        return await finalize_erase(store, payload["request"], payload["started_at"], payload["resources"])
+        evidence = evidence_container(service)
+        return await finalize_erase(
+            store,
+            payload["request"],
+            payload["started_at"],
+            payload["resources"],
+            evidence=ResultStore(evidence) if evidence else None,
+        )
 
 
 async def export_account(payload: dict[str, Any]) -> dict[str, Any]:
@@ -236,5 +243,5 @@ async def erase_account(payload: dict[str, Any]) -> dict[str, Any]:
         checks = await ArmClient(observer=lambda line: audit.note(**line)).delete_and_purge(resource_id)
     finally:
         async with blob_service() as service:
-            await audit.flush(results_container(service))
+            await audit.flush(results_container(service), evidence_container(service))
     return {"deleted": all(check["passed"] for check in checks), "checks": checks}

@@ -49,6 +49,13 @@ def results_container(service: BlobServiceClient, environ: Mapping[str, str] | N
     return service.get_container_client(name)
 
 
+def evidence_container(service: BlobServiceClient, environ: Mapping[str, str] | None = None) -> ContainerClient | None:
+    """``CVDSR_AUDIT_CONTAINER``: a write-once (time-based retention) container that receives a copy of
+    ``audit.jsonl`` and of each erasure certificate. Unset: the copies in ``dsr-results`` are the only ones."""
+    name = setting("CVDSR_AUDIT_CONTAINER", environ=environ)
+    return service.get_container_client(name) if name else None
+
+
 def training_client(
     resource: str, *, observer: CallObserver | None = None, environ: Mapping[str, str] | None = None
 ) -> TrainingClient:

@@ -12,7 +12,8 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from azure.core.exceptions import ResourceNotFoundError
+from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
+from azure.storage.blob import ContentSettings
 
 from shared.results import layout
 from shared.results.store import ResultStore, StoredFile
@@ -118,3 +119,16 @@ async def write_certificate(
         "digest_of": "canonical JSON of 'certificate' (keys sorted, no whitespace, UTF-8)",
     }
     return await store.put_json(layout.erasure_certificate(request["request_id"]), document)
+
+
+async def keep_evidence(store: ResultStore, evidence: ResultStore, path: str) -> None:
+    """Copy the issued certificate into the write-once evidence container. The first copy stands: a
+    re-run after a crash finds it there (an immutable blob cannot be overwritten anyway)."""
+    body = await (await store.container.get_blob_client(path).download_blob()).readall()
+    await evidence.ensure_container()
+    try:
+        await evidence.container.upload_blob(
+            path, body, overwrite=False, content_settings=ContentSettings(content_type="application/json")
+        )
+    except ResourceExistsError:
+        pass

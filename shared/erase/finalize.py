@@ -9,7 +9,7 @@ from typing import Any
 from shared.results import layout
 from shared.results.store import ResultStore
 
-from .certificate import write_certificate
+from .certificate import keep_evidence, write_certificate
 
 MAX_ERRORS_IN_OUTCOME = 50
 
@@ -49,7 +49,12 @@ def _planned_counts(projects: list[dict[str, Any]]) -> Counter[str]:
 
 
 async def finalize_erase(
-    store: ResultStore, request: dict[str, Any], started_at: str, resources: list[dict[str, Any]]
+    store: ResultStore,
+    request: dict[str, Any],
+    started_at: str,
+    resources: list[dict[str, Any]],
+    *,
+    evidence: ResultStore | None = None,
 ) -> dict[str, Any]:
     request_id = request["request_id"]
     projects = [{**p, "resource": r["resource"]} for r in resources for p in r.get("projects", [])]
@@ -109,6 +114,8 @@ async def finalize_erase(
         )
         result["certificate"] = certificate.path
         result["certificate_sha256"] = certificate.sha256
+        if evidence is not None:
+            await keep_evidence(store, evidence, certificate.path)
     await store.put_json(
         layout.manifest(request_id),
         {

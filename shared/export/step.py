@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
-from shared.connections import blob_service, results_container, training_client
+from shared.connections import blob_service, evidence_container, results_container, training_client
 from shared.customvision import TrainingClient
 from shared.results.audit import AuditTrail
 from shared.results.store import ResultStore
@@ -28,8 +28,9 @@ async def open_step(
     audit = AuditTrail(request_id, step, resource)
     async with blob_service(environ) as service:
         container = results_container(service, environ)
+        evidence = evidence_container(service, environ)
         async with training_client(resource, observer=audit.record, environ=environ) as client:
             try:
                 yield Step(request_id, client, ResultStore(container), audit)
             finally:
-                await audit.flush(container)
+                await audit.flush(container, evidence)

@@ -12,7 +12,7 @@ import contextlib
 import json
 from typing import Any
 
-from azure.core.exceptions import ResourceExistsError
+from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 from azure.storage.blob.aio import ContainerClient
 
 from shared.customvision import ApiCall
@@ -38,11 +38,25 @@ class AuditTrail:
         """A line that is not an API call (e.g. a storage download, or a decision)."""
         self.lines.append({"step": self.step, "resource": self.resource, **fields})
 
-    async def flush(self, container: ContainerClient) -> None:
+    async def flush(self, container: ContainerClient, evidence: ContainerClient | None = None) -> None:
+        """Append the collected lines to ``audit.jsonl``, and to its copy in the write-once evidence
+        container when one is configured (appends are what such a container still allows)."""
         if not self.lines:
             return
+        for target in (container, evidence):
+            if target is not None:
+                await self._append(target)
+        self.lines.clear()
+
+    async def _append(self, container: ContainerClient) -> None:
         blob = container.get_blob_client(layout.audit_log(self.request_id))
-        with contextlib.suppress(ResourceExistsError):
+        try:
+            await blob.create_append_blob(if_none_match="*")
+        except ResourceExistsError:
+            pass
+        except ResourceNotFoundError:  # the container itself (locally nothing provisions it)
+            with contextlib.suppress(ResourceExistsError):
+                await container.create_container()
             await blob.create_append_blob(if_none_match="*")
         # Whole lines per block, each block under the append limit.
         block = bytearray()
@@ -54,4 +68,3 @@ class AuditTrail:
             block.extend(encoded)
         if block:
             await blob.append_block(bytes(block))
-        self.lines.clear()

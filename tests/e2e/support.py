@@ -201,6 +201,7 @@ def environment(
             "CVDSR_ARM_ENDPOINT": f"{sim.base_url}/_arm",
             "ServiceBusConnection": peer.connection_string,
             "CVDSR_EVENTS_QUEUE": events_queue,
+            "CVDSR_AUDIT_CONTAINER": f"audit-{hub}",
             "CVDSR_WEBHOOK_URL": f"{hook_base}/hook",
             "CVDSR_WEBHOOK_SECRET": WEBHOOK_SECRET,
             **settings,

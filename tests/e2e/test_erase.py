@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from azure.storage.blob import BlobServiceClient
 
 from local.simulator import SimulatorConfig
 from shared.erase.certificate import digest
@@ -61,6 +62,14 @@ def test_whole_resource_erase_in_order_with_published_iterations(env: Environmen
     # One event per channel, and exported models are reported as not deletable by API.
     assert len(env.bus_events("ERA-ALL-1")) == len(env.hook_events("ERA-ALL-1")) == 1
     assert any(item["kind"] == "exported models" for item in cert["not_deletable_by_api"])
+    # The evidence is also in the write-once audit container.
+    evidence = BlobServiceClient.from_connection_string(env.connection_string).get_container_client(
+        env.settings["CVDSR_AUDIT_CONTAINER"]
+    )
+    assert evidence.download_blob("ERA-ALL-1/erasure-certificate.json").readall() == env.blob(
+        "ERA-ALL-1/erasure-certificate.json"
+    )
+    assert evidence.download_blob("ERA-ALL-1/audit.jsonl").readall() == env.blob("ERA-ALL-1/audit.jsonl")
 
 
 def test_listed_projects_only(env: Environment) -> None:
