@@ -45,9 +45,17 @@ class OrchestrationContext(Protocol):
 
 
 def failure_reason(error: BaseException) -> str:
-    """A failed activity's message as the Durable library surfaces it: first line, bounded."""
-    text = str(error).strip()
-    return text.splitlines()[0][:500] if text else type(error).__name__
+    """A failed activity's reason, without its stack. The extension reports a failure as
+    "Activity function 'x' failed: Result: Failure / Exception: <message> / Stack: ..."; keep the
+    function and the exception's message (the client's messages hold no secrets), bounded."""
+    lines = str(error).strip().splitlines()
+    if not lines:
+        return type(error).__name__
+    message = next((line.removeprefix("Exception: ") for line in lines if line.startswith("Exception: ")), None)
+    if message is None:
+        return lines[0][:500]
+    where = lines[0].split(" failed:", 1)[0]
+    return f"{where} failed: {message}"[:500]
 
 
 def activity(context: OrchestrationContext, name: str, payload: Any) -> Task:

@@ -128,3 +128,17 @@ def test_no_key_or_signature_in_logs_history_blobs_or_events(
     for where, text in texts.items():
         assert leaked(text, allowed_signatures=set()) == [], where
         assert not link_signatures & set(SIG.findall(text)), f"the result link leaked into {where}"
+
+
+def test_an_export_that_cannot_read_anything_fails_with_the_reason(azurite) -> None:
+    with environment(azurite, CUSTOMVISION__DEMO__TRAININGKEY="not-the-simulators-key") as env:
+        env.send_queue(env.request("EXP-FAIL-1", include=["projects", "tags"]))
+        status = env.wait("EXP-FAIL-1", timeout=240)
+        assert status["status"] == "failed"
+        (event,) = env.events("EXP-FAIL-1")
+        assert event["type"] == "cvdsr.export.failed"
+        (error,) = event["data"]["errors"]
+        assert error["kind"] == "resource"
+        assert "401" in error["error"]
+        assert "not-the-simulators-key" not in json.dumps(event)
+        assert env.json("EXP-FAIL-1/manifest.json")["status"] == "failed"
