@@ -15,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from shared.connections import AZURITE_CONNECTION_STRING
 from shared.events import channels
 from shared.events.cloudevent import build_event, event_type
 from shared.events.completion import send_completion
@@ -162,6 +163,6 @@ def test_the_queue_channel_uses_identity_based_storage_in_azure() -> None:
         "client_id": "00000000-0000-0000-0000-000000000001",
     }
     assert channels.storage_connection({"AzureWebJobsStorage": "UseDevelopmentStorage=true"}) == {
-        "connection_string": channels.AZURITE_CONNECTION_STRING
+        "connection_string": AZURITE_CONNECTION_STRING
     }
     assert channels.storage_connection({}) is None
