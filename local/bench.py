@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import logging
 import os
 import re
 import secrets
@@ -155,6 +156,10 @@ class BenchOptions:
 
 def run_from_args(args: argparse.Namespace) -> int:
     options = BenchOptions.from_args(args)
+    if not getattr(args, "verbose", False):
+        # The status polling and the baseline's calls would log every request under `cvdsr`'s INFO level.
+        for noisy in ("httpx", "httpcore", "urllib3", "msrest", "azure"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
     if options.kind == "erase" and options.include:
         print("cvdsr bench: --include applies to exports only", file=sys.stderr)
         return 2
@@ -791,8 +796,13 @@ def render(figures: dict[str, Any]) -> str:
         f"  wall time              {_fmt(figures['wall_seconds'], ' s')}",
         f"  API calls (succeeded)  {figures['api_calls']}  (429: {figures['throttled_429']}, "
         f"5xx/dropped: {figures['server_errors']}, 4xx among them: {figures['api_calls_4xx']})",
-        f"  file downloads         {figures['downloads']}  ({_fmt(figures.get('downloads_per_second'), '/s')}; "
-        f"CPU ms per file: {_per_file(figures.get('cpu_ms_per_download'))})",
+        f"  file downloads         {figures['downloads']}"
+        + (
+            f"  ({_fmt(figures.get('downloads_per_second'), '/s')}; "
+            f"CPU ms per file: {_per_file(figures.get('cpu_ms_per_download'))})"
+            if figures["downloads"]
+            else ""
+        ),
         f"  lower bound            {_fmt(figures['lower_bound_seconds'], ' s')}  (calls / tps)",
         f"  wall / bound           {_fmt(ratio, 'x')}  (target <= {figures['target_ratio']}x){verdict}",
         f"  host peak RSS          {_fmt(figures['peak_rss_mib'], ' MiB')}  ({figures['host_processes']} process(es))",

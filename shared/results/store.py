@@ -83,30 +83,53 @@ class ResultStore:
         return await self.put_bytes(path, json_bytes(document), "application/json")
 
     async def put_stream(self, path: str, chunks: AsyncIterable[bytes], content_type: str) -> StoredFile:
-        """Write a stream of any length; at most one block (4 MiB) is held in memory."""
-        blob = self.container.get_blob_client(path)
+        """Write a stream of any length; at most one block (4 MiB) is held in memory.
+
+        A stream that ends within the first block (most image files) is one plain upload; only longer
+        ones are staged block by block and committed.
+        """
         digest = hashlib.sha256()
         size = 0
-        blocks: list[BlobBlock] = []
         buffer = bytearray()
-
-        async def flush() -> None:
-            block_id = _block_id(len(blocks))
-            await blob.stage_block(block_id, bytes(buffer))
-            blocks.append(BlobBlock(block_id=block_id))
-            buffer.clear()
-
-        async for chunk in chunks:
+        iterator = aiter(chunks)
+        async for chunk in iterator:
             digest.update(chunk)
             size += len(chunk)
             buffer.extend(chunk)
+            if len(buffer) >= BLOCK_SIZE:
+                break
+        else:
+            hexdigest = digest.hexdigest()
+            await self.container.upload_blob(
+                path,
+                bytes(buffer),
+                overwrite=True,
+                content_settings=ContentSettings(content_type=content_type),
+                metadata={DIGEST_METADATA: hexdigest},
+            )
+            return StoredFile(path, size, hexdigest, content_type)
+
+        blob = self.container.get_blob_client(path)
+        blocks: list[BlobBlock] = []
+
+        async def flush(data: bytes) -> None:
+            block_id = _block_id(len(blocks))
+            await blob.stage_block(block_id, data)
+            blocks.append(BlobBlock(block_id=block_id))
+
+        while True:
             while len(buffer) >= BLOCK_SIZE:
-                rest = bytes(buffer[BLOCK_SIZE:])
-                del buffer[BLOCK_SIZE:]
-                await flush()
-                buffer.extend(rest)
-        if buffer or not blocks:
-            await flush()
+                await flush(bytes(buffer[:BLOCK_SIZE]))
+                del buffer[:BLOCK_SIZE]
+            try:
+                chunk = await anext(iterator)
+            except StopAsyncIteration:
+                break
+            digest.update(chunk)
+            size += len(chunk)
+            buffer.extend(chunk)
+        if buffer:
+            await flush(bytes(buffer))
         hexdigest = digest.hexdigest()
         await blob.commit_block_list(
             blocks,

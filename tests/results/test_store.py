@@ -109,3 +109,17 @@ async def test_package_holds_the_folder_with_relative_names(store: ResultStore) 
     ]
     assert archive.read("data/projects/p1/images/i1.png") == b"\x89PNG...."
     assert package.sha256 == hashlib.sha256(await read(store, package.path)).hexdigest()
+
+
+async def test_a_small_stream_is_one_upload(store: ResultStore) -> None:
+    async def produce():
+        yield b"\x89PNG"
+        yield b"...."
+
+    stored = await store.put_stream("r1/small.png", produce(), "image/png")
+    assert await read(store, "r1/small.png") == b"\x89PNG...."
+    assert stored.sha256 == hashlib.sha256(b"\x89PNG....").hexdigest()
+    committed, _ = await store.container.get_blob_client("r1/small.png").get_block_list("committed")
+    assert committed == [], "a single Put Blob, no staged blocks"
+    listed = [f async for f in store.list_files("r1/small.png")]
+    assert listed == [stored]
