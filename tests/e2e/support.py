@@ -105,8 +105,13 @@ class Environment:
     # -- observing ------------------------------------------------------------------------------------
 
     def status(self, request_id: str) -> dict[str, Any] | None:
+        """The status document; None when there is no such request."""
         response = httpx.get(f"{self.host.base_url}/api/requests/{request_id}", timeout=30)
-        return response.json() if response.status_code == 200 else None
+        if response.status_code == 404:
+            return None
+        response.raise_for_status()
+        document: dict[str, Any] = response.json()
+        return document
 
     def wait(self, request_id: str, timeout: float = 120.0) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
@@ -116,7 +121,7 @@ class Environment:
             events = self.events(request_id)
             if last and last["runtime_status"] in TERMINAL and events:
                 return last
-            if last is None and events:
+            if last is None and events and events[0]["type"] == "cvdsr.request.rejected":
                 raise AssertionError(f"{request_id} was rejected: {events[0]['data']['errors']}")
             time.sleep(0.25)
         raise AssertionError(f"{request_id} did not finish in {timeout}s: {last}")
