@@ -1,6 +1,7 @@
 """Intake triggers: Storage queue, Service Bus queue and HTTP, all into ``shared.intake.submit``."""
 
 import json
+import logging
 
 import azure.durable_functions as df
 import azure.functions as func
@@ -8,6 +9,7 @@ import azure.functions as func
 from shared import intake, status
 
 bp = df.Blueprint()
+logger = logging.getLogger(__name__)
 
 
 @bp.function_name("dsr_intake_queue")
@@ -41,7 +43,17 @@ async def dsr_intake_http(req: func.HttpRequest, client: df.DurableOrchestration
 @bp.durable_client_input(client_name="client")
 async def dsr_status_http(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     request_id = req.route_params["request_id"]
-    document = status.describe(request_id, await client.get_status(request_id))
+    try:
+        current = await client.get_status(request_id)
+    except Exception as error:  # the Durable extension did not answer: say "try again", not "broken"
+        logger.warning("status of %s unavailable: %s", request_id, type(error).__name__)
+        return func.HttpResponse(
+            json.dumps({"error": "status unavailable, retry"}),
+            status_code=503,
+            mimetype="application/json",
+            headers={"Retry-After": "1"},
+        )
+    document = status.describe(request_id, current)
     if document is None:
         return func.HttpResponse(json.dumps({"error": "no such request"}), status_code=404, mimetype="application/json")
     return func.HttpResponse(json.dumps(document), mimetype="application/json")
