@@ -23,68 +23,43 @@ def run_request(context: OrchestrationContext) -> Orchestration:
     context.set_custom_status({"phase": "starting", "due_at": request.get("due_at")})
     yield activity(context, names.RECORD_REQUEST, {"request": request})
 
-    resource_results: list[dict[str, Any]] = []
-    if request["type"] == "export":
-        context.set_custom_status({"phase": "exporting", "due_at": request.get("due_at")})
-        tasks = [
-            context.call_sub_orchestrator(
-                names.EXPORT_RESOURCE_ORCHESTRATOR,
-                {
-                    "request_id": request_id,
-                    "resource": resource,
-                    "projects": request["scope"]["projects"],
-                    "images": request["scope"].get("images"),
-                    "include": request["include"],
-                    "project_width": settings.get("project_width"),
-                    "page_width": settings.get("page_width"),
-                },
-                instance_id=f"{request_id}:{resource}",
-            )
-            for resource in _resources(request)
-        ]
-        # Sub-orchestrations report their failures in their results instead of raising, so one
-        # unreachable resource does not hide what the others exported.
-        resource_results = list((yield context.task_all(tasks)))
-        if "account" in request["include"]:
-            resource_results.append(
-                (
-                    yield activity(
-                        context, names.EXPORT_ACCOUNT, {"request_id": request_id, "resources": _resources(request)}
-                    )
-                )
-            )
-
-    else:
-        context.set_custom_status(
-            {"phase": "planning" if request.get("dry_run") else "erasing", "due_at": request.get("due_at")}
+    export = request["type"] == "export"
+    phase = "exporting" if export else "planning" if request.get("dry_run") else "erasing"
+    context.set_custom_status({"phase": phase, "due_at": request.get("due_at")})
+    common = {
+        "request_id": request_id,
+        "projects": request["scope"]["projects"],
+        "images": request["scope"].get("images"),
+        "include": request["include"],
+        "project_width": settings.get("project_width"),
+        "page_width": settings.get("page_width"),
+    }
+    if not export:
+        common["dry_run"] = bool(request.get("dry_run"))
+        common["delete_affected_iterations"] = bool(request.get("delete_affected_iterations"))
+    tasks = [
+        context.call_sub_orchestrator(
+            names.EXPORT_RESOURCE_ORCHESTRATOR if export else names.ERASE_RESOURCE_ORCHESTRATOR,
+            {**common, "resource": resource},
+            instance_id=f"{request_id}:{resource}",
         )
-        tasks = [
-            context.call_sub_orchestrator(
-                names.ERASE_RESOURCE_ORCHESTRATOR,
-                {
-                    "request_id": request_id,
-                    "resource": resource,
-                    "projects": request["scope"]["projects"],
-                    "images": request["scope"].get("images"),
-                    "include": request["include"],
-                    "dry_run": bool(request.get("dry_run")),
-                    "delete_affected_iterations": bool(request.get("delete_affected_iterations")),
-                    "project_width": settings.get("project_width"),
-                    "page_width": settings.get("page_width"),
-                },
-                instance_id=f"{request_id}:{resource}",
-            )
-            for resource in _resources(request)
-        ]
-        resource_results = list((yield context.task_all(tasks)))
-        if "account" in request["include"]:
+        for resource in _resources(request)
+    ]
+    # Sub-orchestrations report their failures in their results instead of raising, so one
+    # unreachable resource does not hide what the others did.
+    resource_results: list[dict[str, Any]] = list((yield context.task_all(tasks)))
+    if "account" in request["include"]:
+        if export:
+            payload = {"request_id": request_id, "resources": _resources(request)}
+            resource_results.append((yield activity(context, names.EXPORT_ACCOUNT, payload)))
+        else:
             for result in resource_results:
                 yield from _erase_account(context, request, result)
 
     context.set_custom_status({"phase": "finalizing", "due_at": request.get("due_at")})
     outcome = yield activity(
         context,
-        names.FINALIZE_EXPORT if request["type"] == "export" else names.FINALIZE_ERASE,
+        names.FINALIZE_EXPORT if export else names.FINALIZE_ERASE,
         {"request": request, "started_at": started_at, "resources": resource_results},
     )
     context.set_custom_status({"phase": "notifying", "due_at": request.get("due_at"), "status": outcome["status"]})

@@ -10,6 +10,7 @@ import pytest
 from azure.storage.blob import BlobServiceClient
 
 from local.simulator import SimulatorConfig
+from shared.dsr_request import ALL_KINDS
 from shared.erase.certificate import digest
 
 from . import ground_truth
@@ -191,17 +192,7 @@ def test_the_account_goes_last_and_only_when_confirmed(env: Environment) -> None
 
     arm = f"{env.simulator.base_url}/_arm{ARM_ACCOUNT}?api-version=2023-05-01"
     headers = {"Authorization": "Bearer test"}
-    everything = [
-        "projects",
-        "iterations",
-        "performance",
-        "tags",
-        "images",
-        "image_files",
-        "exports",
-        "predictions",
-        "account",
-    ]
+    everything = list(ALL_KINDS)
     dry = erase(env, "ERA-ACC-DRY", include=everything, dry_run=True)
     assert dry["data"]["counts"]["accounts"] == 1
     assert httpx.get(arm, headers=headers).status_code == 200, "a dry run deletes no account"

@@ -26,7 +26,9 @@ def data_digests(env: Environment, request_id: str) -> dict[str, str]:
 
 def test_throttling_and_faults_still_give_a_complete_export(azurite) -> None:
     config = SimulatorConfig(seed="demo", training_key=TRAINING_KEY, tps=6, fault_rate=0.1, random_seed=9)
-    with environment(azurite, simulator=config) as env:
+    # A host process of its own: the module's in-process host runs alongside, and the Durable client
+    # library keeps one HTTP session per process, bound to the event loop that created it.
+    with environment(azurite, simulator=config, process=True) as env:
         env.send_queue(env.request("EXP-FAULT-1"))
         status = env.wait("EXP-FAULT-1", timeout=180)
         manifest = env.json("EXP-FAULT-1/manifest.json")
@@ -131,7 +133,7 @@ def test_no_key_or_signature_in_logs_history_blobs_or_events(
 
 
 def test_an_export_that_cannot_read_anything_fails_with_the_reason(azurite) -> None:
-    with environment(azurite, CUSTOMVISION__DEMO__TRAININGKEY="not-the-simulators-key") as env:
+    with environment(azurite, process=True, CUSTOMVISION__DEMO__TRAININGKEY="not-the-simulators-key") as env:
         env.send_queue(env.request("EXP-FAIL-1", include=["projects", "tags"]))
         status = env.wait("EXP-FAIL-1", timeout=240)
         assert status["status"] == "failed"
