@@ -21,7 +21,7 @@ import httpx
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 from azure.storage.queue import QueueClient
 
-from shared.connections import AZURITE_CONNECTION_STRING
+from shared.connections import expand_development_storage
 
 DEFAULT_HOST_URL = "http://127.0.0.1:7071"
 TERMINAL = {"Completed", "Failed", "Terminated"}
@@ -42,8 +42,7 @@ def local_setting(name: str, default: str | None = None) -> str | None:
 
 
 def storage_connection() -> str:
-    value = local_setting("AzureWebJobsStorage", "UseDevelopmentStorage=true") or ""
-    return AZURITE_CONNECTION_STRING if value.strip().lower() == "usedevelopmentstorage=true" else value
+    return expand_development_storage(local_setting("AzureWebJobsStorage", "UseDevelopmentStorage=true") or "")
 
 
 def add_submit_arguments(parser: argparse.ArgumentParser) -> None:

@@ -6,7 +6,6 @@ what passes through orchestration history: ids, counts, page numbers, paths, nev
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from shared.arm import ArmClient, ArmError
@@ -15,7 +14,7 @@ from shared.dsr_request import DsrRequest
 from shared.erase import steps as erase_steps
 from shared.erase import verify as erase_checks
 from shared.erase.finalize import finalize_erase
-from shared.events.completion import make_event, result_links, send_completion
+from shared.events.completion import deliver_outcome
 from shared.export import images, performance, predictions, project
 from shared.export.finalize import finalize_export
 from shared.export.step import open_step
@@ -125,11 +124,7 @@ async def finalize(payload: dict[str, Any]) -> dict[str, Any]:
 
 async def send_completion_event(payload: dict[str, Any]) -> dict[str, str]:
     """Sign a fresh link and send the event. Returns per-channel delivery, without the link."""
-    request, outcome = payload["request"], payload["outcome"]
-    async with blob_service() as service:
-        container = results_container(service).container_name
-        result = await result_links(service, container, outcome)
-    return await send_completion(make_event(request, outcome, result), request, os.environ)
+    return await deliver_outcome(payload["request"], payload["outcome"])
 
 
 async def erase_plan_project(payload: dict[str, Any]) -> dict[str, Any]:

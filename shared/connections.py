@@ -19,6 +19,11 @@ DEFAULT_RESULTS_CONTAINER = "dsr-results"
 DEFAULT_API_RATE = 8.0  # calls/s per resource and process; the API allows 10 per key
 
 
+def expand_development_storage(connection: str) -> str:
+    """``UseDevelopmentStorage=true`` means the emulator's well-known account, as the Functions host reads it."""
+    return AZURITE_CONNECTION_STRING if connection.strip().lower() == "usedevelopmentstorage=true" else connection
+
+
 def setting(name: str, default: str | None = None, environ: Mapping[str, str] | None = None) -> str | None:
     env = os.environ if environ is None else environ
     value = env.get(name)
@@ -30,9 +35,7 @@ def blob_service(environ: Mapping[str, str] | None = None) -> BlobServiceClient:
     for prefix in ("CVDSR_RESULTS_STORAGE", "AzureWebJobsStorage"):
         connection = setting(prefix, environ=environ)
         if connection:
-            if connection.strip().lower() == "usedevelopmentstorage=true":
-                connection = AZURITE_CONNECTION_STRING
-            return BlobServiceClient.from_connection_string(connection)
+            return BlobServiceClient.from_connection_string(expand_development_storage(connection))
         service_uri = setting(f"{prefix}__blobServiceUri", environ=environ)
         if service_uri:
             from azure.identity.aio import DefaultAzureCredential, ManagedIdentityCredential

@@ -14,7 +14,7 @@ from typing import Any, Protocol
 from shared.connections import blob_service, results_container, setting
 from shared.dsr_request import DsrRequest, RequestRejected, parse_request
 from shared.events.cloudevent import build_event
-from shared.events.completion import make_event, result_links, send_completion
+from shared.events.completion import deliver_outcome, send_completion
 from shared.orchestration.names import REQUEST_ORCHESTRATOR
 from shared.results import layout
 from shared.results.store import ResultStore
@@ -106,10 +106,7 @@ async def resend_completion(request: DsrRequest, status: Any) -> None:
             "status": "failed",
             "errors": [{"kind": "orchestration", "error": f"the request ended as {state}"}],
         }
-    async with blob_service() as service:
-        container = results_container(service).container_name
-        result = await result_links(service, container, outcome)
-    await send_completion(make_event(request.to_json(), outcome, result), request.to_json())
+    await deliver_outcome(request.to_json(), outcome)
 
 
 async def record_rejection(rejection: RequestRejected) -> None:

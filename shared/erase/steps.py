@@ -80,6 +80,7 @@ async def remaining_images(
 ) -> dict[str, Any]:
     """How many of the images to erase are still visible, workspace and snapshots together."""
     client = step.client
+    ids = await read_ids(step.store, ids_path, 0, 10**9) if ids_path is not None else []
     remaining = 0
     for iteration_id in [None, *iteration_ids]:
         if ids_path is None:
@@ -88,7 +89,6 @@ async def remaining_images(
             except NotFoundError:
                 continue  # the iteration is gone already
         else:
-            ids = await read_ids(step.store, ids_path, 0, 10**9)
             async for page in client.iter_images_by_ids(project_id, ids, iteration_id=iteration_id):
                 remaining += len(page)
     return {"remaining": remaining}

@@ -23,7 +23,7 @@ from typing import Any
 
 import httpx
 
-from shared.connections import AZURITE_CONNECTION_STRING, setting
+from shared.connections import expand_development_storage, setting
 from shared.customvision.redaction import redact_url
 
 from .cloudevent import CONTENT_TYPE
@@ -174,9 +174,7 @@ def storage_connection(environ: Mapping[str, str] | None = None) -> dict[str, st
     """``AzureWebJobsStorage`` as a connection string (local) or, identity-based, its queue service URI."""
     value = setting("AzureWebJobsStorage", environ=environ)
     if value:
-        if value.strip().lower() == "usedevelopmentstorage=true":
-            value = AZURITE_CONNECTION_STRING
-        return {"connection_string": value}
+        return {"connection_string": expand_development_storage(value)}
     queue_service_uri = setting("AzureWebJobsStorage__queueServiceUri", environ=environ)
     if queue_service_uri:
         client_id = setting("AzureWebJobsStorage__clientId", environ=environ)

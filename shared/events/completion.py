@@ -9,7 +9,7 @@ from typing import Any
 
 from azure.storage.blob.aio import BlobServiceClient
 
-from shared.connections import setting
+from shared.connections import blob_service, results_container, setting
 from shared.results.links import read_link
 
 from . import channels
@@ -94,6 +94,17 @@ async def _attempt(sending: Any) -> str:
         logger.warning("event delivery failed: %s", type(error).__name__)
         return f"error: {type(error).__name__}"
     return "sent"
+
+
+async def deliver_outcome(
+    request: Mapping[str, Any], outcome: Mapping[str, Any], environ: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """Sign a fresh result link and send the outcome's event on every channel (per-channel delivery
+    comes back; the link does not)."""
+    async with blob_service(environ) as service:
+        container = results_container(service, environ).container_name
+        result = await result_links(service, container, outcome, environ)
+    return await send_completion(make_event(request, outcome, result), request, environ)
 
 
 def make_event(request: Mapping[str, Any], outcome: Mapping[str, Any], result: Mapping[str, Any]) -> dict[str, Any]:
