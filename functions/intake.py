@@ -44,7 +44,7 @@ async def dsr_intake_http(req: func.HttpRequest, client: df.DurableOrchestration
 async def dsr_status_http(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     request_id = req.route_params["request_id"]
     try:
-        current = await client.get_status(request_id)
+        document = await status.read(client, request_id)
     except Exception as error:  # the Durable extension did not answer: say "try again", not "broken"
         logger.warning("status of %s unavailable: %s", request_id, type(error).__name__)
         return func.HttpResponse(
@@ -53,7 +53,6 @@ async def dsr_status_http(req: func.HttpRequest, client: df.DurableOrchestration
             mimetype="application/json",
             headers={"Retry-After": "1"},
         )
-    document = status.describe(request_id, current)
     if document is None:
         return func.HttpResponse(json.dumps({"error": "no such request"}), status_code=404, mimetype="application/json")
     return func.HttpResponse(json.dumps(document), mimetype="application/json")

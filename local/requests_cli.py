@@ -13,6 +13,7 @@ import json
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 from azure.storage.queue import QueueClient
 
 from shared.connections import expand_development_storage
+from shared.status import summary
 
 DEFAULT_HOST_URL = "http://127.0.0.1:7071"
 TERMINAL = {"Completed", "Failed", "Terminated"}
@@ -134,13 +136,23 @@ def find_event(connection: str, request_id: str, queue: str = "dsr-events") -> d
 
 
 def wait_for_completion(
-    host_url: str, connection: str, request_id: str, timeout: float, events_queue: str | None = None
+    host_url: str,
+    connection: str,
+    request_id: str,
+    timeout: float,
+    events_queue: str | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
-    """Poll the status until the request ends (or was rejected); return its completion event."""
+    """Poll the status until the request ends (or was rejected); return its completion event.
+    ``progress`` receives the status summary line whenever it changes."""
     deadline = time.monotonic() + timeout
     events_queue = events_queue or local_setting("CVDSR_EVENTS_QUEUE", "dsr-events") or "dsr-events"
+    shown = ""
     while time.monotonic() < deadline:
         status = fetch_status(host_url, request_id)
+        if status is not None and progress is not None and summary(status) != shown:
+            shown = summary(status)
+            progress(shown)
         event = find_event(connection, request_id, events_queue)
         if event and (status is None or status["runtime_status"] in TERMINAL):
             return event
@@ -163,7 +175,13 @@ def run_submit(args: argparse.Namespace) -> int:
     if not args.wait:
         print(request["request_id"])
         return 0
-    event = wait_for_completion(args.host_url, connection, request["request_id"], args.timeout)
+    event = wait_for_completion(
+        args.host_url,
+        connection,
+        request["request_id"],
+        args.timeout,
+        progress=lambda line: print(line, file=sys.stderr),
+    )
     print(json.dumps(event, indent=2))
     return 0 if event["data"]["status"] in ("succeeded", "partially_succeeded") else 1
 

@@ -1,12 +1,24 @@
-"""``GET /api/requests/{request_id}`` and ``cvdsr status``: what a request is doing (DESIGN §7)."""
+"""``GET /api/requests/{request_id}`` and ``cvdsr status``: what a request is doing (DESIGN §7).
+
+The request's own orchestration knows its phase; the counts live further down, in the custom status
+of the per-resource orchestrations (projects done, counts of finished projects, which projects run)
+and of the projects running now (step, pages done of how many, counts so far). While a request runs,
+``read`` asks those few instances too: at most one per resource plus the projects in flight.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 from typing import Any
 
-from shared.intake import runtime_status
+from shared.intake import RUNNING, DurableClient, runtime_status
 from shared.results import layout
+
+logger = logging.getLogger(__name__)
+
+WORK_PHASES = frozenset({"exporting", "erasing", "planning"})
 
 
 def _iso(value: Any) -> str | None:
@@ -18,22 +30,16 @@ def describe(request_id: str, status: Any) -> dict[str, Any] | None:
     state = runtime_status(status)
     if state is None:
         return None
-    custom = getattr(status, "custom_status", None) or {}
+    custom = _custom(status)
     output = getattr(status, "output", None)
-    started = getattr(status, "input_", None) or {}
-    if isinstance(started, str):  # the extension hands back the input as the JSON text the client sent
-        try:
-            started = json.loads(started)
-        except ValueError:
-            started = {}
-    request = started.get("request", {}) if isinstance(started, dict) else {}
+    request = _request(status)
     document: dict[str, Any] = {
         "request_id": request_id,
         "runtime_status": state,
-        "phase": custom.get("phase") if isinstance(custom, dict) else None,
-        "progress": custom if isinstance(custom, dict) else {},
-        "type": request.get("type") if isinstance(request, dict) else None,
-        "due_at": request.get("due_at") if isinstance(request, dict) else None,
+        "phase": custom.get("phase"),
+        "progress": custom,
+        "type": request.get("type"),
+        "due_at": request.get("due_at"),
         "created_at": _iso(getattr(status, "created_time", None)),
         "updated_at": _iso(getattr(status, "last_updated_time", None)),
     }
@@ -43,3 +49,80 @@ def describe(request_id: str, status: Any) -> dict[str, Any] | None:
         document["result"] = output.get("result")
     document.setdefault("result", {"manifest": layout.manifest(request_id)})
     return document
+
+
+async def read(client: DurableClient, request_id: str) -> dict[str, Any] | None:
+    """The status document of a request (None: no such request), with per-resource progress while
+    it works. Raises when the request's own status cannot be read (the caller answers 503)."""
+    status = await client.get_status(request_id)
+    document = describe(request_id, status)
+    if document is None or document["runtime_status"] not in RUNNING or document["phase"] not in WORK_PHASES:
+        return document
+    resources = [str(name).lower() for name in _request(status).get("resources", [])]
+    try:
+        document["progress"]["resources"] = list(
+            await asyncio.gather(*(_resource_progress(client, request_id, resource) for resource in resources))
+        )
+    except Exception as error:  # progress is a courtesy: the phase alone is still a good answer
+        logger.warning("progress of %s unavailable: %s", request_id, type(error).__name__)
+    return document
+
+
+async def _resource_progress(client: DurableClient, request_id: str, resource: str) -> dict[str, Any]:
+    instance = await client.get_status(f"{request_id}:{resource}")
+    custom = _custom(instance)
+    running = [str(project_id) for project_id in custom.get("running", [])]
+    projects = await asyncio.gather(
+        *(client.get_status(f"{request_id}:{resource}:{project_id}") for project_id in running)
+    )
+    return {
+        "resource": resource,
+        "runtime_status": runtime_status(instance),
+        "projects": custom.get("projects"),
+        "projects_done": custom.get("projects_done", 0),
+        "done": custom.get("done", {}),
+        "running": [
+            {"project_id": project_id, **_custom(status)} for project_id, status in zip(running, projects, strict=True)
+        ],
+    }
+
+
+def _request(status: Any) -> dict[str, Any]:
+    """The request the orchestration was started with (``{"request": ..., "settings": ...}``)."""
+    started = getattr(status, "input_", None) or {}
+    if isinstance(started, str):  # the extension hands back the input as the JSON text the client sent
+        try:
+            started = json.loads(started)
+        except ValueError:
+            return {}
+    request = started.get("request") if isinstance(started, dict) else None
+    return request if isinstance(request, dict) else {}
+
+
+def _custom(status: Any) -> dict[str, Any]:
+    custom = getattr(status, "custom_status", None)
+    if isinstance(custom, str):
+        try:
+            custom = json.loads(custom)
+        except ValueError:
+            return {}
+    return custom if isinstance(custom, dict) else {}
+
+
+def summary(document: dict[str, Any]) -> str:
+    """One line for a terminal: the phase, then per resource the projects done and where the running
+    ones are, e.g. ``exporting; demo: 1/2 projects, 3f2a9c1e images 3/5 pages``."""
+    parts = [str(document.get("phase") or document.get("runtime_status"))]
+    for resource in (document.get("progress") or {}).get("resources", []):
+        running = []
+        for project in resource.get("running", []):
+            where = f"{str(project.get('project_id'))[:8]} {project.get('step') or '…'}"
+            if "pages" in project:
+                where += f" {project.get('pages_done', 0)}/{project['pages']} pages"
+            running.append(where)
+        total = resource.get("projects")
+        parts.append(
+            f"{resource.get('resource')}: {resource.get('projects_done', 0)}/{'?' if total is None else total} projects"
+            + "".join(f", {where}" for where in running)
+        )
+    return "; ".join(parts)

@@ -3,11 +3,13 @@ generators are typed without depending on the (untyped) library's classes."""
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Callable, Generator, Sequence
 from datetime import datetime
+from functools import partial
 from typing import Any, Protocol
 
 import azure.durable_functions as df
+from azure.durable_functions.models.Task import TaskState
 
 from . import names
 
@@ -39,6 +41,8 @@ class OrchestrationContext(Protocol):
 
     def task_all(self, activities: list[Task]) -> Task: ...
 
+    def task_any(self, activities: list[Task]) -> Task: ...
+
     def create_timer(self, fire_at: datetime) -> Task: ...
 
     def set_custom_status(self, status: Any) -> None: ...
@@ -62,17 +66,54 @@ def activity(context: OrchestrationContext, name: str, payload: Any) -> Task:
     return context.call_activity_with_retry(name, ACTIVITY_RETRY, payload)
 
 
-def in_batches(context: OrchestrationContext, tasks: list[tuple[str, Any]], width: int) -> Orchestration:
-    """Run activities ``width`` at a time; returns their results in order.
+def in_window(
+    context: OrchestrationContext,
+    starters: Sequence[Callable[[], Task]],
+    width: int,
+    on_result: Callable[[int, Any], None] | None = None,
+) -> Orchestration:
+    """Run tasks with at most ``width`` in flight, starting the next as soon as any one finishes;
+    returns their results in order. ``on_result(index, result)`` is called as each one finishes.
 
     A bounded width keeps the fan-out within the API's rate limit instead of scheduling thousands of
-    activities that would all wait on 429s.
+    activities that would all wait on 429s; a sliding window (rather than fixed batches) keeps that
+    many running while one slow page would otherwise hold up a whole batch. A task that fails (after
+    its retries) fails the window, as ``task_all`` would, once it is the first to finish.
     """
-    results: list[Any] = []
-    for start in range(0, len(tasks), max(1, width)):
-        batch = [activity(context, name, payload) for name, payload in tasks[start : start + max(1, width)]]
-        results.extend((yield context.task_all(batch)))
+    width = max(1, width)
+    results: list[Any] = [None] * len(starters)
+    running: dict[int, Task] = {}
+    started = 0
+    while started < len(starters) or running:
+        while started < len(starters) and len(running) < width:
+            running[started] = starters[started]()
+            started += 1
+        winner = yield context.task_any(list(running.values()))
+        # WhenAny completes with the winning task itself, whatever its outcome.
+        index = next(index for index, task in running.items() if task is winner)
+        del running[index]
+        if winner.state is TaskState.FAILED:
+            raise winner.result
+        results[index] = winner.result
+        if on_result is not None:
+            on_result(index, winner.result)
     return results
+
+
+def in_batches(
+    context: OrchestrationContext,
+    tasks: list[tuple[str, Any]],
+    width: int,
+    on_result: Callable[[int, Any], None] | None = None,
+) -> Orchestration:
+    """Run activities, ``width`` in flight at a time (see ``in_window``); returns their results in order."""
+    starters = [partial(activity, context, name, payload) for name, payload in tasks]
+    return (yield from in_window(context, starters, width, on_result))
+
+
+def project_instance_id(context: OrchestrationContext, project_id: str) -> str:
+    """A project's sub-orchestration: ``{request_id}:{resource}:{project_id}`` under a resource's."""
+    return f"{context.instance_id}:{project_id}"
 
 
 def over_projects(context: OrchestrationContext, project_orchestrator: str, phase: str) -> Orchestration:
@@ -99,17 +140,41 @@ def over_projects(context: OrchestrationContext, project_orchestrator: str, phas
             "errors": [{"kind": "resource", "resource": resource, "error": failure_reason(error)}],
         }
     project_ids: list[str] = listing["project_ids"]
-    width = int(task.get("project_width") or 2)
-    summaries: list[Any] = []
-    for start in range(0, len(project_ids), width):
-        batch = [
-            context.call_sub_orchestrator(
-                project_orchestrator,
-                {**task, "project_id": project_id},
-                instance_id=f"{context.instance_id}:{project_id}",
-            )
-            for project_id in project_ids[start : start + width]
-        ]
-        summaries.extend((yield context.task_all(batch)))
-        context.set_custom_status({"phase": phase, "projects_done": len(summaries), "projects": len(project_ids)})
+    # Progress for ``GET /api/requests/{id}``: the projects running now (at most the width, so the
+    # status reader knows which project orchestrations to ask) and the counts of those finished.
+    running: dict[int, str] = {}
+    done: dict[str, int] = {}
+    finished = 0
+
+    def show() -> None:
+        context.set_custom_status(
+            {
+                "phase": phase,
+                "projects": len(project_ids),
+                "projects_done": finished,
+                "running": list(running.values()),
+                "done": dict(done),
+            }
+        )
+
+    def start(index: int, project_id: str) -> Task:
+        running[index] = project_id
+        show()
+        return context.call_sub_orchestrator(
+            project_orchestrator,
+            {**task, "project_id": project_id},
+            instance_id=project_instance_id(context, project_id),
+        )
+
+    def finish(index: int, summary: Any) -> None:
+        nonlocal finished
+        finished += 1
+        del running[index]
+        for kind, count in (summary.get("exported") or {}).items():
+            done[kind] = done.get(kind, 0) + int(count)
+        show()
+
+    starters = [partial(start, index, project_id) for index, project_id in enumerate(project_ids)]
+    show()
+    summaries = yield from in_window(context, starters, int(task.get("project_width") or 2), finish)
     return {"resource": resource, "projects": summaries, "missing_projects": listing["missing"], "errors": []}

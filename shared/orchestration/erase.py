@@ -39,14 +39,23 @@ def erase_project(context: OrchestrationContext) -> Orchestration:
 
 def _erase_project(context: OrchestrationContext, task: dict[str, Any], summary: dict[str, Any]) -> Orchestration:
     base = {"request_id": task["request_id"], "resource": task["resource"], "project_id": task["project_id"]}
+
+    def show(**position: Any) -> None:
+        """Progress for ``GET /api/requests/{id}``: the steps this project has finished so far."""
+        done = [entry["step"] for entry in summary["steps"]]
+        context.set_custom_status({"project_id": task["project_id"], "steps_done": done, **position})
+
+    show(step="plan")
     selector = task.get("images")
     plan = yield activity(context, names.ERASE_PLAN_PROJECT, {**base, "selector": selector})
     summary["plan"] = plan
     if not plan["exists"] or task.get("dry_run"):
+        show(step="done")
         return summary
 
     def step(name: str, result: Any) -> None:
         summary["steps"].append({"step": name, "at": context.current_utc_datetime.isoformat(), "result": result})
+        show()
 
     if plan["mode"] == "project":
         if plan["published_iterations"]:
@@ -71,7 +80,14 @@ def _erase_project(context: OrchestrationContext, task: dict[str, Any], summary:
     ids_path = plan["ids_path"]
     batches = (int(plan["images"]) + MAX_IMAGE_IDS - 1) // MAX_IMAGE_IDS
     tasks = [(names.ERASE_IMAGE_BATCH, {**base, "ids_path": ids_path, "batch": n}) for n in range(batches)]
-    results = yield from in_batches(context, tasks, int(task.get("page_width") or 4))
+    batches_done = 0
+
+    def batch_done(_index: int, _result: Any) -> None:
+        nonlocal batches_done
+        batches_done += 1
+        show(step="delete_images", batches=batches, batches_done=batches_done)
+
+    results = yield from in_batches(context, tasks, int(task.get("page_width") or 4), batch_done)
     step("delete_images", {"requested": sum(r["requested"] for r in results), "batches": batches})
     step("wait_for_images", (yield from _wait_for_images(context, base, ids_path, plan["trained_iterations"])))
     deleted_iterations: list[str] = []

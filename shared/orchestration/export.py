@@ -5,6 +5,7 @@ History carries only ids, counts, page numbers, blob paths and continuation toke
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from shared.customvision import MAX_TAKE
@@ -69,12 +70,18 @@ def _export_project(context: OrchestrationContext, task: dict[str, Any], partial
             "scope.images selects a data subject's images: only those images (and their files) are exported;"
             " image performances and stored predictions cannot be attributed to a person and are left out"
         ]
+    # Counted into ``partial`` as we go, so a failure later keeps what was done.
+    exported: dict[str, int] = partial["exported"]
+
+    def show(step: str, **position: Any) -> None:
+        """Progress for ``GET /api/requests/{id}``: where this project is, and what it has exported."""
+        context.set_custom_status({"project_id": project_id, "step": step, **position, "exported": dict(exported)})
+
+    show("details")
     details = yield activity(
         context, names.EXPORT_PROJECT_DETAILS, {**base, "include": include, "count_images": not selector}
     )
     expected: dict[str, Any] = details["expected"]
-    # Counted into ``partial`` as we go, so a failure later keeps what was done.
-    exported: dict[str, int] = partial["exported"]
     exported.update(details["exported"])
     errors: list[dict[str, Any]] = partial["errors"]
     errors.extend(details["errors"])
@@ -91,6 +98,20 @@ def _export_project(context: OrchestrationContext, task: dict[str, Any], partial
                 errors.append(error)
             else:
                 partial["errors_omitted"] = partial.get("errors_omitted", 0) + 1
+
+    def paged(
+        step: str, iteration_id: str | None, pages: int, kinds: list[tuple[str, str]]
+    ) -> Callable[[int, Any], None]:
+        """``on_result`` for one listing's pages: count each page as it finishes and show how far it is."""
+        position: dict[str, Any] = {"listing": iteration_id or "workspace", "pages": pages, "pages_done": 0}
+        show(step, **position)
+
+        def page_done(_index: int, result: Any) -> None:
+            add(result, *kinds)
+            position["pages_done"] += 1
+            show(step, **position)
+
+        return page_done
 
     if "images" in include:
         with_files = "image_files" in include
@@ -118,19 +139,18 @@ def _export_project(context: OrchestrationContext, task: dict[str, Any], partial
                 ]
             else:
                 tasks = [(names.EXPORT_IMAGE_PAGE, {**page_task, "page": page}) for page in range(pages)]
-            for result in (yield from in_batches(context, tasks, width)):
-                if iteration_id is None and not selector:
-                    add(
-                        result,
-                        ("images", "images"),
-                        ("tagged_images", "tagged_images"),
-                        ("untagged_images", "untagged_images"),
-                        ("files", "image_files"),
-                    )
-                elif iteration_id is None:
-                    add(result, ("images", "images"), ("files", "image_files"))
-                else:
-                    add(result, ("images", "iteration_images"), ("files", "image_files"))
+            if iteration_id is None and not selector:
+                kinds = [
+                    ("images", "images"),
+                    ("tagged_images", "tagged_images"),
+                    ("untagged_images", "untagged_images"),
+                    ("files", "image_files"),
+                ]
+            elif iteration_id is None:
+                kinds = [("images", "images"), ("files", "image_files")]
+            else:
+                kinds = [("images", "iteration_images"), ("files", "image_files")]
+            yield from in_batches(context, tasks, width, paged("images", iteration_id, pages, kinds))
             yield activity(
                 context, names.COMMIT_JSONL, {**base, "listing": "images", "iteration_id": iteration_id, "pages": pages}
             )
@@ -143,8 +163,8 @@ def _export_project(context: OrchestrationContext, task: dict[str, Any], partial
                 (names.EXPORT_IMAGE_PERFORMANCE_PAGE, {**base, "iteration_id": iteration_id, "page": page})
                 for page in range(pages)
             ]
-            for result in (yield from in_batches(context, tasks, width)):
-                add(result, ("image_performances", "image_performances"))
+            kinds = [("image_performances", "image_performances")]
+            yield from in_batches(context, tasks, width, paged("image_performances", iteration_id, pages, kinds))
             yield activity(
                 context,
                 names.COMMIT_JSONL,
@@ -155,6 +175,7 @@ def _export_project(context: OrchestrationContext, task: dict[str, Any], partial
         continuation: dict[str, Any] | None = None
         part = 0
         while True:
+            show("predictions", parts_done=part)
             result = yield activity(
                 context,
                 names.EXPORT_PREDICTION_PAGES,
@@ -169,6 +190,7 @@ def _export_project(context: OrchestrationContext, task: dict[str, Any], partial
             context, names.COMMIT_JSONL, {**base, "listing": "predictions", "iteration_id": None, "pages": part}
         )
 
+    show("done")
     return partial
 
 

@@ -20,6 +20,8 @@ FIGURES = {
     "api_calls",
     "throttled_429",
     "downloads",
+    "api_bound_seconds",
+    "copy_floor",
     "lower_bound_seconds",
     "ratio_to_bound",
     "peak_rss_mib",
@@ -42,7 +44,10 @@ def run_json(capsys: pytest.CaptureFixture[str], *argv: str) -> dict[str, Any]:
 def assert_sane(figures: dict[str, Any]) -> None:
     assert figures["wall_seconds"] > 0
     assert figures["api_calls"] > 0
-    assert figures["lower_bound_seconds"] == pytest.approx(figures["api_calls"] / figures["tps"], abs=0.001)
+    assert figures["api_bound_seconds"] == pytest.approx(figures["api_calls"] / figures["tps"], abs=0.001)
+    floor = figures["copy_floor"]
+    expected_bound = max(figures["api_bound_seconds"], floor["seconds"] if floor else 0.0)
+    assert figures["lower_bound_seconds"] == pytest.approx(expected_bound, abs=0.001)
     assert figures["lower_bound_seconds"] > 0
     assert figures["ratio_to_bound"] > 0
     assert figures["peak_rss_mib"] > 10
@@ -56,6 +61,10 @@ def test_export_without_baseline(capsys: pytest.CaptureFixture[str]) -> None:
     assert set(figures) >= FIGURES
     assert_sane(figures)
     assert figures["downloads"] == 300, "every image file is downloaded once"
+    floor = figures["copy_floor"]
+    assert floor["files"] == 300, "the floor copies the same files once more"
+    assert floor["file_bytes"] > 300 * 100
+    assert floor["seconds"] > 0
     assert figures["counts"]["image_files"] == 300
     assert figures["memory"] is None
     assert figures["baseline"] is None
@@ -70,6 +79,7 @@ def test_erase_with_memory_comparison_and_sdk_baseline(capsys: pytest.CaptureFix
     assert memory["small_seed"] == "synthetic:1:60"
     assert memory["small_peak_rss_mib"] > 10
     assert memory["ratio_peak_rss"] > 0
+    assert figures["copy_floor"] is None, "an erase copies no files"
     baseline = figures["baseline"]
     assert baseline["wall_seconds"] > 0
     assert baseline["api_calls"] > 0
@@ -95,6 +105,9 @@ def test_text_report_names_every_ratio() -> None:
         "throttled_429": 1,
         "server_errors": 0,
         "downloads": 10,
+        "api_bound_seconds": 1.0,
+        "ratio_to_api_bound": 3.0,
+        "copy_floor": {"seconds": 2.0, "files": 10, "file_bytes": 1000, "concurrency": 16},
         "lower_bound_seconds": 2.0,
         "ratio_to_bound": 1.5,
         "peak_rss_mib": 90.0,
@@ -119,7 +132,17 @@ def test_text_report_names_every_ratio() -> None:
         "ratio_to_baseline": 0.5,
     }
     text = bench.render(figures)
-    for expected in ("wall / bound", "1.50x", "ratio 1.00x", "cvdsr / baseline", "0.50x", "baseline / bound"):
+    for expected in (
+        "wall / bound",
+        "1.50x",
+        "wall / API bound 3.00x",
+        "copy floor",
+        "5.00/s",
+        "ratio 1.00x",
+        "cvdsr / baseline",
+        "0.50x",
+        "baseline / bound",
+    ):
         assert expected in text
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+from typing import Any
 
 import pytest
 from azure.data.tables import TableServiceClient
@@ -144,3 +145,41 @@ def test_an_export_that_cannot_read_anything_fails_with_the_reason(azurite) -> N
         assert "401" in error["error"]
         assert "not-the-simulators-key" not in json.dumps(event)
         assert env.json("EXP-FAIL-1/manifest.json")["status"] == "failed"
+
+
+def test_the_status_shows_progress_while_an_export_runs(azurite) -> None:
+    # Slow API calls and narrow widths (one project at a time, two pages), so the export runs long
+    # enough to be watched page by page. Synthetic projects have no iterations: one listing each.
+    config = SimulatorConfig(seed="synthetic:2:1100", training_key=TRAINING_KEY, latency_ms=150)
+    widths = {"CVDSR_PROJECT_PARALLELISM": "1", "CVDSR_PAGE_PARALLELISM": "2"}
+    with environment(azurite, simulator=config, process=True, **widths) as env:
+        env.send_queue(env.request("EXP-PROG-1", include=["projects", "images", "image_files"]))
+        seen: list[dict[str, Any]] = []
+
+        def finished() -> bool:
+            document = env.status("EXP-PROG-1")
+            if document is None:
+                return False
+            seen.append(document)
+            return bool(document["runtime_status"] == "Completed")
+
+        wait_for(finished, timeout=180, what="the export to finish")
+        running = [d["progress"] for d in seen if d["runtime_status"] == "Running" and d["phase"] == "exporting"]
+        resources = [p["resources"][0] for p in running if p.get("resources")]
+        assert resources, f"no progress while exporting: {seen[:3]}"
+        assert all(r["resource"] == "demo" for r in resources)
+        # Before the resource has listed its projects, their number is not known yet.
+        assert all(r["projects"] == 2 or (r["projects"] is None and not r["running"]) for r in resources)
+        pages = [project for r in resources for project in r["running"] if project.get("step") == "images"]
+        assert pages, "the running projects show their image pages"
+        assert all(p["pages"] == 5 and 0 <= p["pages_done"] <= 5 for p in pages)  # 1,100 images: 5 pages of 256
+        assert any(0 < p["pages_done"] < 5 for p in pages), "a listing seen part way through"
+        files = [
+            r["done"].get("image_files", 0) + sum(p["exported"].get("image_files", 0) for p in r["running"])
+            for r in resources
+        ]
+        assert files == sorted(files), "counts only grow"
+        assert any(r["projects_done"] == 1 and r["done"]["image_files"] == 1100 for r in resources)
+        final = seen[-1]
+        assert final["counts"]["image_files"] == 2200
+        assert "resources" not in final["progress"], "a finished request is answered from its own status"

@@ -6,6 +6,7 @@ import datetime
 import json
 import os
 import time
+from functools import partial
 from typing import Any
 
 import azure.durable_functions as df
@@ -192,6 +193,28 @@ def race_orch(context: df.DurableOrchestrationContext):
 
 
 @app.orchestration_trigger(context_name="context")
+def window_orch(context: df.DurableOrchestrationContext):
+    """cvdsr's sliding window (shared.orchestration.context.in_window) over ``hold`` activities."""
+    from shared.orchestration.context import in_window
+
+    spec = context.get_input()
+    starters = [
+        partial(
+            context.call_activity,
+            "fails" if seconds < 0 else "hold",
+            {"run": context.instance_id, "i": i, "seconds": seconds},
+        )
+        for i, seconds in enumerate(spec["seconds"])
+    ]
+    finished: list[int] = []
+    try:
+        results = yield from in_window(context, starters, spec["width"], lambda index, _: finished.append(index))
+    except Exception as exc:
+        return {"error": str(exc), "finished": finished}
+    return {"results": results, "finished": finished}
+
+
+@app.orchestration_trigger(context_name="context")
 def big_orch(context: df.DurableOrchestrationContext):
     text = yield context.call_activity("big", context.get_input())
     return text
@@ -204,6 +227,14 @@ def double(value: int) -> int:
     time.sleep(float(os.environ.get("HOST_TEST_SLOW", "0")))
     record(f"end double {value}")
     return value * 2
+
+
+@app.activity_trigger(input_name="work")
+async def hold(work: dict[str, Any]) -> int:
+    record(f"start hold {work['run']} {work['i']}")
+    await asyncio.sleep(work["seconds"])
+    record(f"end hold {work['run']} {work['i']}")
+    return int(work["i"]) * 10
 
 
 @app.activity_trigger(input_name="request")
