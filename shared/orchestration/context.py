@@ -75,10 +75,12 @@ def in_window(
     """Run tasks with at most ``width`` in flight, starting the next as soon as any one finishes;
     returns their results in order. ``on_result(index, result)`` is called as each one finishes.
 
-    A bounded width keeps the fan-out within the API's rate limit instead of scheduling thousands of
-    activities that would all wait on 429s; a sliding window (rather than fixed batches) keeps that
-    many running while one slow page would otherwise hold up a whole batch. A task that fails (after
-    its retries) fails the window, as ``task_all`` would, once it is the first to finish.
+    A sliding window suits work of uneven size (projects: one may hold 100,000 images, the next ten).
+    Only for tasks without a retry policy: with the 1.x Python SDK, a ``task_any`` over ``*_with_retry``
+    tasks followed by new work can leave the orchestration waiting forever (retry attempts and new
+    tasks get out of step on event ids; azure-functions-durable-python#603, closed as won't fix).
+    Retried activities go through ``in_batches``. A task that fails fails the window, as ``task_all``
+    would, once it is the first to finish.
     """
     width = max(1, width)
     results: list[Any] = [None] * len(starters)
@@ -106,9 +108,22 @@ def in_batches(
     width: int,
     on_result: Callable[[int, Any], None] | None = None,
 ) -> Orchestration:
-    """Run activities, ``width`` in flight at a time (see ``in_window``); returns their results in order."""
-    starters = [partial(activity, context, name, payload) for name, payload in tasks]
-    return (yield from in_window(context, starters, width, on_result))
+    """Run activities (with ``ACTIVITY_RETRY``) ``width`` at a time; returns their results in order.
+    ``on_result(index, result)`` is called for each once its batch is done.
+
+    A bounded width keeps the fan-out within the API's rate limit instead of scheduling thousands of
+    activities that would all wait on 429s. Fixed batches, not a window: see ``in_window`` on retries.
+    Pages of one listing are alike in size, so a batch rarely waits long for its slowest page.
+    """
+    width = max(1, width)
+    results: list[Any] = []
+    for start in range(0, len(tasks), width):
+        batch = [activity(context, name, payload) for name, payload in tasks[start : start + width]]
+        for offset, result in enumerate((yield context.task_all(batch))):
+            results.append(result)
+            if on_result is not None:
+                on_result(start + offset, result)
+    return results
 
 
 def project_instance_id(context: OrchestrationContext, project_id: str) -> str:
