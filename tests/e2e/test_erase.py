@@ -207,3 +207,44 @@ def test_the_account_goes_last_and_only_when_confirmed(env: Environment) -> None
     operations = [m["operation"] for m in cert["mutations"]]
     assert operations[-2:] == ["ARM DELETE Account", "ARM DELETE DeletedAccount"], operations
     assert operations.index("ARM DELETE Account") > max(i for i, op in enumerate(operations) if op == "DeleteProject")
+
+
+def test_the_status_shows_each_projects_steps_while_an_erase_runs(azurite) -> None:
+    # Slow API calls and one project at a time, so the erase can be watched step by step.
+    config = SimulatorConfig(seed="synthetic:2:600", training_key=TRAINING_KEY, latency_ms=150)
+    with environment(azurite, simulator=config, process=True, CVDSR_PROJECT_PARALLELISM="1") as env:
+        env.send_queue(env.request("ERA-PROG-1", type="erase", confirm="demo"))
+        seen: list[dict[str, Any]] = []
+
+        def finished() -> bool:
+            document = env.status("ERA-PROG-1")
+            if document is None:
+                return False
+            seen.append(document)
+            return bool(document["runtime_status"] == "Completed")
+
+        wait_for(finished, timeout=180, what="the erase to finish")
+        resources = [
+            d["progress"]["resources"][0] for d in seen if d["phase"] == "erasing" and d["progress"].get("resources")
+        ]
+        assert resources, f"no progress while erasing: {seen[:3]}"
+        running = [project for r in resources for project in r["running"]]
+        assert len({p["project_id"] for p in running}) == 2, "each project is seen while it runs"
+        assert all(len(r["running"]) <= 1 for r in resources), "one project at a time, as configured"
+        steps = [p["steps_done"] for p in running if "steps_done" in p]
+        assert any("delete_images" in s and "delete_project" not in s for s in steps), "seen part way through"
+        for done in steps:
+            assert done == [step for step in ORDER_OF_STEPS if step in done], f"steps in order: {done}"
+        assert any(r["projects_done"] == 1 for r in resources)
+        assert seen[-1]["status"] == "succeeded"
+
+
+ORDER_OF_STEPS = [
+    "unpublish",
+    "delete_images",
+    "wait_for_images",
+    "delete_predictions",
+    "delete_tags",
+    "delete_iterations",
+    "delete_project",
+]
