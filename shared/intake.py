@@ -7,6 +7,7 @@ message is rejected here, recorded and announced, and never reaches the Custom V
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -85,16 +86,39 @@ async def submit(raw: bytes, client: DurableClient, *, channel: str) -> IntakeRe
     return IntakeResult("started", request.request_id)
 
 
-def orchestration_input(request: DsrRequest) -> dict[str, Any]:
+# Projects per resource at once. An export holds image files in flight, so fewer; an erase's steps are
+# metadata calls and waits for background deletion, which overlap better across more projects.
+DEFAULT_PROJECT_WIDTH = {"export": 2, "erase": 4}
+DEFAULT_PAGE_WIDTH = 8
+MAX_WIDTH = 64
+
+
+def orchestration_input(request: DsrRequest, environ: Mapping[str, str] | None = None) -> dict[str, Any]:
     """The request plus the fan-out widths from app settings (``CVDSR_PROJECT_PARALLELISM``, projects
     per resource at once; ``CVDSR_PAGE_PARALLELISM``, pages per project at once)."""
     return {
         "request": request.to_json(),
         "settings": {
-            "project_width": int(setting("CVDSR_PROJECT_PARALLELISM", "2") or 2),
-            "page_width": int(setting("CVDSR_PAGE_PARALLELISM", "8") or 8),
+            "project_width": _width("CVDSR_PROJECT_PARALLELISM", DEFAULT_PROJECT_WIDTH[request.type], environ),
+            "page_width": _width("CVDSR_PAGE_PARALLELISM", DEFAULT_PAGE_WIDTH, environ),
         },
     }
+
+
+def _width(name: str, default: int, environ: Mapping[str, str] | None) -> int:
+    """A width setting; a value that is not a whole number from 1 to ``MAX_WIDTH`` is reported and the
+    default used, so one bad setting does not turn every request away."""
+    value = setting(name, environ=environ)
+    if value is None:
+        return default
+    try:
+        width = int(value)
+    except ValueError:
+        width = 0
+    if not 1 <= width <= MAX_WIDTH:
+        logger.warning("%s must be a whole number from 1 to %d; using %d", name, MAX_WIDTH, default)
+        return default
+    return width
 
 
 async def resend_completion(request: DsrRequest, status: Any) -> None:

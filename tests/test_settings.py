@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
+from shared.dsr_request import DsrRequest, parse_request
+from shared.intake import orchestration_input
 from shared.settings import SettingsError, load_resources
 
 
@@ -38,3 +42,29 @@ def test_endpoint_must_be_a_url() -> None:
     env = {"CUSTOMVISION__A__ENDPOINT": "a.example", "CUSTOMVISION__A__TRAININGKEY": "k"}
     with pytest.raises(SettingsError, match="ENDPOINT must be an http"):
         load_resources(env)
+
+
+def _request(kind: str) -> DsrRequest:
+    body = {"schema_version": 1, "request_id": f"W-{kind}", "type": kind, "resources": ["a"]}
+    if kind == "erase":
+        body["confirm"] = "a"
+    return parse_request(json.dumps(body).encode(), configured_resources={"a": None})
+
+
+def test_fan_out_widths_default_by_request_type_and_can_be_set() -> None:
+    assert orchestration_input(_request("export"), {})["settings"] == {"project_width": 2, "page_width": 8}
+    assert orchestration_input(_request("erase"), {})["settings"] == {"project_width": 4, "page_width": 8}
+    env = {"CVDSR_PROJECT_PARALLELISM": "3", "CVDSR_PAGE_PARALLELISM": "16"}
+    assert orchestration_input(_request("erase"), env)["settings"] == {"project_width": 3, "page_width": 16}
+
+
+@pytest.mark.parametrize("value", ["abc", "0", "-2", "1.5", "65"])
+def test_a_bad_width_setting_falls_back_to_the_default_and_says_so(
+    value: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    env = {"CVDSR_PROJECT_PARALLELISM": value, "CVDSR_PAGE_PARALLELISM": value}
+    with caplog.at_level("WARNING", logger="shared.intake"):
+        settings = orchestration_input(_request("export"), env)["settings"]
+    assert settings == {"project_width": 2, "page_width": 8}
+    assert "CVDSR_PROJECT_PARALLELISM must be a whole number" in caplog.text
+    assert "CVDSR_PAGE_PARALLELISM must be a whole number" in caplog.text

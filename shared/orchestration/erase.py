@@ -10,8 +10,12 @@ from shared.customvision import MAX_IMAGE_IDS
 from . import names
 from .context import Orchestration, OrchestrationContext, activity, failure_reason, in_batches, over_projects
 
-POLL_SECONDS = 2
-MAX_WAIT_SECONDS = 15 * 60  # background image deletion; then the read-back reports what is left
+# Background image deletion: poll after 1 s, then twice as long each time up to 15 s; after 15 minutes
+# the read-back reports what is left. Small projects are done at the first or second poll, large ones
+# are not polled (an API call each) every few seconds for minutes.
+FIRST_POLL_SECONDS = 1
+MAX_POLL_SECONDS = 15
+MAX_WAIT_SECONDS = 15 * 60
 
 
 def erase_resource(context: OrchestrationContext) -> Orchestration:
@@ -117,6 +121,7 @@ def _wait_for_images(
     """Poll with durable timers (no activity sleeps) until the background deletion is done."""
     deadline = context.current_utc_datetime + timedelta(seconds=MAX_WAIT_SECONDS)
     polls = 0
+    interval = FIRST_POLL_SECONDS
     while True:
         result = yield activity(
             context, names.ERASE_REMAINING_IMAGES, {**base, "ids_path": ids_path, "iteration_ids": iteration_ids}
@@ -124,7 +129,8 @@ def _wait_for_images(
         polls += 1
         if result["remaining"] == 0 or context.current_utc_datetime >= deadline:
             return {"remaining": result["remaining"], "polls": polls}
-        yield context.create_timer(context.current_utc_datetime + timedelta(seconds=POLL_SECONDS))
+        yield context.create_timer(context.current_utc_datetime + timedelta(seconds=interval))
+        interval = min(2 * interval, MAX_POLL_SECONDS)
 
 
 def _delete_predictions(context: OrchestrationContext, base: dict[str, Any]) -> Orchestration:
