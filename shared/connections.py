@@ -17,6 +17,10 @@ from shared.settings import SettingsError, load_resources
 
 DEFAULT_RESULTS_CONTAINER = "dsr-results"
 DEFAULT_API_RATE = 8.0  # calls/s per resource and process; the API allows 10 per key
+# Reads of result blobs (digests, the zip package, the audit log) come in 4 MiB ranges. The SDK's
+# default first GET takes up to 32 MiB of a blob at once, so memory would grow with the largest JSONL
+# or model file instead of staying flat.
+DOWNLOAD_RANGE = 4 * 1024 * 1024
 
 
 def expand_development_storage(connection: str) -> str:
@@ -35,14 +39,23 @@ def blob_service(environ: Mapping[str, str] | None = None) -> BlobServiceClient:
     for prefix in ("CVDSR_RESULTS_STORAGE", "AzureWebJobsStorage"):
         connection = setting(prefix, environ=environ)
         if connection:
-            return BlobServiceClient.from_connection_string(expand_development_storage(connection))
+            return BlobServiceClient.from_connection_string(
+                expand_development_storage(connection),
+                max_single_get_size=DOWNLOAD_RANGE,
+                max_chunk_get_size=DOWNLOAD_RANGE,
+            )
         service_uri = setting(f"{prefix}__blobServiceUri", environ=environ)
         if service_uri:
             from azure.identity.aio import DefaultAzureCredential, ManagedIdentityCredential
 
             client_id = setting(f"{prefix}__clientId", environ=environ)
             credential = ManagedIdentityCredential(client_id=client_id) if client_id else DefaultAzureCredential()
-            return BlobServiceClient(service_uri, credential=credential)
+            return BlobServiceClient(
+                service_uri,
+                credential=credential,
+                max_single_get_size=DOWNLOAD_RANGE,
+                max_chunk_get_size=DOWNLOAD_RANGE,
+            )
     raise SettingsError("no storage configured: set AzureWebJobsStorage (or CVDSR_RESULTS_STORAGE)")
 
 

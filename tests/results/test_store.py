@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import uuid
 import zipfile
 from io import BytesIO
+from typing import Any
 
 import pytest
 
@@ -123,3 +125,29 @@ async def test_a_small_stream_is_one_upload(store: ResultStore) -> None:
     assert committed == [], "a single Put Blob, no staged blocks"
     listed = [f async for f in store.list_files("r1/small.png")]
     assert listed == [stored]
+
+
+async def test_reads_of_a_large_blob_come_in_bounded_ranges(azurite) -> None:
+    """The store's clients read at most ``DOWNLOAD_RANGE`` per GET, so a digest (or the zip package)
+    of a 10 MiB JSONL never holds the whole file: the SDK would otherwise fetch up to 32 MiB at once."""
+    from shared.connections import DOWNLOAD_RANGE, blob_service
+
+    sizes: list[int] = []
+
+    def record(response: Any) -> None:
+        if response.http_request.method == "GET":
+            sizes.append(int(response.http_response.headers.get("Content-Length", 0)))
+
+    data = bytes(range(256)) * (10 * 1024 * 1024 // 256)
+    async with blob_service({"AzureWebJobsStorage": azurite.connection_string}) as service:
+        container = service.get_container_client(f"t{uuid.uuid4().hex[:12]}")
+        await container.create_container()
+        store = ResultStore(container)
+        await container.upload_blob("r9/big.jsonl", data)
+        blob = container.get_blob_client("r9/big.jsonl")
+        downloader = await blob.download_blob(raw_response_hook=record)
+        received = b"".join([chunk async for chunk in downloader.chunks()])
+        assert received == data
+        assert await store.digest("r9/big.jsonl") == (hashlib.sha256(data).hexdigest(), len(data))
+    assert len(sizes) == 3, sizes  # 4 + 4 + 2 MiB
+    assert max(sizes) <= DOWNLOAD_RANGE
