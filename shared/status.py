@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from shared.intake import RUNNING, DurableClient, runtime_status
@@ -19,6 +20,9 @@ from shared.results import layout
 logger = logging.getLogger(__name__)
 
 WORK_PHASES = frozenset({"exporting", "erasing", "planning"})
+# A request may name many resources, each running up to its project width: the extension is asked
+# a few at a time, not hundreds at once for one status read.
+MAX_CONCURRENT_READS = 8
 
 
 def _iso(value: Any) -> str | None:
@@ -59,22 +63,28 @@ async def read(client: DurableClient, request_id: str) -> dict[str, Any] | None:
     if document is None or document["runtime_status"] not in RUNNING or document["phase"] not in WORK_PHASES:
         return document
     resources = [str(name).lower() for name in _request(status).get("resources", [])]
+    reads = asyncio.Semaphore(MAX_CONCURRENT_READS)
+
+    async def get_status(instance_id: str) -> Any:
+        async with reads:
+            return await client.get_status(instance_id)
+
     try:
         document["progress"]["resources"] = list(
-            await asyncio.gather(*(_resource_progress(client, request_id, resource) for resource in resources))
+            await asyncio.gather(*(_resource_progress(get_status, request_id, resource) for resource in resources))
         )
     except Exception as error:  # progress is a courtesy: the phase alone is still a good answer
         logger.warning("progress of %s unavailable: %s", request_id, type(error).__name__)
     return document
 
 
-async def _resource_progress(client: DurableClient, request_id: str, resource: str) -> dict[str, Any]:
-    instance = await client.get_status(f"{request_id}:{resource}")
+async def _resource_progress(
+    get_status: Callable[[str], Awaitable[Any]], request_id: str, resource: str
+) -> dict[str, Any]:
+    instance = await get_status(f"{request_id}:{resource}")
     custom = _custom(instance)
     running = [str(project_id) for project_id in custom.get("running", [])]
-    projects = await asyncio.gather(
-        *(client.get_status(f"{request_id}:{resource}:{project_id}") for project_id in running)
-    )
+    projects = await asyncio.gather(*(get_status(f"{request_id}:{resource}:{project_id}") for project_id in running))
     return {
         "resource": resource,
         "runtime_status": runtime_status(instance),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Generator
 from datetime import timedelta
 from typing import Any
 
@@ -45,9 +46,16 @@ def _erase_project(context: OrchestrationContext, task: dict[str, Any], summary:
     base = {"request_id": task["request_id"], "resource": task["resource"], "project_id": task["project_id"]}
 
     def show(**position: Any) -> None:
-        """Progress for ``GET /api/requests/{id}``: the steps this project has finished so far."""
+        """Progress for ``GET /api/requests/{id}``: the step under way and the steps finished so far."""
         done = [entry["step"] for entry in summary["steps"]]
         context.set_custom_status({"project_id": task["project_id"], "steps_done": done, **position})
+
+    def run(name: str, work: Any) -> Orchestration:
+        """One step: shown as under way, run (a task, or a generator of tasks), its result recorded."""
+        show(step=name)
+        result = (yield from work) if isinstance(work, Generator) else (yield work)
+        summary["steps"].append({"step": name, "at": context.current_utc_datetime.isoformat(), "result": result})
+        return result
 
     show(step="plan")
     selector = task.get("images")
@@ -57,28 +65,21 @@ def _erase_project(context: OrchestrationContext, task: dict[str, Any], summary:
         show(step="done")
         return summary
 
-    def step(name: str, result: Any) -> None:
-        summary["steps"].append({"step": name, "at": context.current_utc_datetime.isoformat(), "result": result})
-        show()
-
     if plan["mode"] == "project":
         if plan["published_iterations"]:
-            step(
-                "unpublish",
-                (
-                    yield activity(
-                        context, names.ERASE_UNPUBLISH, {**base, "iteration_ids": plan["published_iterations"]}
-                    )
-                ),
-            )
-        step("delete_images", (yield activity(context, names.ERASE_ALL_IMAGES, base)))
-        step("wait_for_images", (yield from _wait_for_images(context, base, None, plan["trained_iterations"])))
+            unpublish = {**base, "iteration_ids": plan["published_iterations"]}
+            yield from run("unpublish", activity(context, names.ERASE_UNPUBLISH, unpublish))
+        yield from run("delete_images", activity(context, names.ERASE_ALL_IMAGES, base))
+        yield from run("wait_for_images", _wait_for_images(context, base, None, plan["trained_iterations"]))
         if "predictions" in task["include"]:
-            step("delete_predictions", (yield from _delete_predictions(context, base)))
-        step("delete_tags", (yield activity(context, names.ERASE_TAGS, base)))
-        step("delete_iterations", (yield activity(context, names.ERASE_ITERATIONS, {**base, "iteration_ids": None})))
-        step("delete_project", (yield activity(context, names.ERASE_PROJECT, base)))
+            yield from run("delete_predictions", _delete_predictions(context, base))
+        yield from run("delete_tags", activity(context, names.ERASE_TAGS, base))
+        all_iterations = {**base, "iteration_ids": None}
+        yield from run("delete_iterations", activity(context, names.ERASE_ITERATIONS, all_iterations))
+        yield from run("delete_project", activity(context, names.ERASE_PROJECT, base))
+        show(step="verify")
         summary["checks"] = yield activity(context, names.ERASE_VERIFY, {**base, "mode": "project"})
+        show(step="done")
         return summary
 
     ids_path = plan["ids_path"]
@@ -91,16 +92,22 @@ def _erase_project(context: OrchestrationContext, task: dict[str, Any], summary:
         batches_done += 1
         show(step="delete_images", batches=batches, batches_done=batches_done)
 
+    show(step="delete_images", batches=batches, batches_done=0)
     results = yield from in_batches(context, tasks, int(task.get("page_width") or 4), batch_done)
-    step("delete_images", {"requested": sum(r["requested"] for r in results), "batches": batches})
-    step("wait_for_images", (yield from _wait_for_images(context, base, ids_path, plan["trained_iterations"])))
+    summary["steps"].append(
+        {
+            "step": "delete_images",
+            "at": context.current_utc_datetime.isoformat(),
+            "result": {"requested": sum(r["requested"] for r in results), "batches": batches},
+        }
+    )
+    yield from run("wait_for_images", _wait_for_images(context, base, ids_path, plan["trained_iterations"]))
     deleted_iterations: list[str] = []
     if task.get("delete_affected_iterations") and plan["affected_iterations"]:
         deleted_iterations = plan["affected_iterations"]
-        step(
-            "delete_iterations",
-            (yield activity(context, names.ERASE_ITERATIONS, {**base, "iteration_ids": deleted_iterations})),
-        )
+        affected = {**base, "iteration_ids": deleted_iterations}
+        yield from run("delete_iterations", activity(context, names.ERASE_ITERATIONS, affected))
+    show(step="verify")
     summary["checks"] = yield activity(
         context,
         names.ERASE_VERIFY,
@@ -112,6 +119,7 @@ def _erase_project(context: OrchestrationContext, task: dict[str, Any], summary:
             "deleted_iterations": deleted_iterations,
         },
     )
+    show(step="done")
     return summary
 
 

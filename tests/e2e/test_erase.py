@@ -231,6 +231,9 @@ def test_the_status_shows_each_projects_steps_while_an_erase_runs(azurite) -> No
         running = [project for r in resources for project in r["running"]]
         assert len({p["project_id"] for p in running}) == 2, "each project is seen while it runs"
         assert all(len(r["running"]) <= 1 for r in resources), "one project at a time, as configured"
+        under_way = [p for p in running if p.get("step") in ORDER_OF_STEPS]
+        assert under_way, "a running project shows the step under way"
+        assert all(p["step"] not in p["steps_done"] for p in under_way), "under way means not yet done"
         steps = [p["steps_done"] for p in running if "steps_done" in p]
         assert any("delete_images" in s and "delete_project" not in s for s in steps), "seen part way through"
         for done in steps:

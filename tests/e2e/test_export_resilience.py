@@ -175,7 +175,7 @@ def test_the_status_shows_progress_while_an_export_runs(azurite) -> None:
         assert all(p["pages"] == 5 and 0 <= p["pages_done"] <= 5 for p in pages)  # 1,100 images: 5 pages of 256
         assert any(0 < p["pages_done"] < 5 for p in pages), "a listing seen part way through"
         files = [
-            r["done"].get("image_files", 0) + sum(p["exported"].get("image_files", 0) for p in r["running"])
+            r["done"].get("image_files", 0) + sum(p.get("exported", {}).get("image_files", 0) for p in r["running"])
             for r in resources
         ]
         assert files == sorted(files), "counts only grow"

@@ -22,6 +22,14 @@ def record(line: str) -> None:
             f.write(line + "\n")
 
 
+def _recorded() -> list[str]:
+    path = os.environ.get("HOST_TEST_RECORD")
+    if not path or not os.path.exists(path):
+        return []
+    with open(path, encoding="utf-8") as f:
+        return f.read().splitlines()
+
+
 def counter(key: str) -> int:
     """How many times `key` was seen (a file per key next to the record file)."""
     path = os.environ["HOST_TEST_RECORD"] + f".{key}"
@@ -201,10 +209,10 @@ def window_orch(context: df.DurableOrchestrationContext):
     starters = [
         partial(
             context.call_activity,
-            "fails" if seconds < 0 else "hold",
-            {"run": context.instance_id, "i": i, "seconds": seconds},
+            "fails" if item.get("fail") else "hold",
+            {"run": context.instance_id, "i": i, **item},
         )
-        for i, seconds in enumerate(spec["seconds"])
+        for i, item in enumerate(spec["items"])
     ]
     finished: list[int] = []
     try:
@@ -232,7 +240,14 @@ def double(value: int) -> int:
 @app.activity_trigger(input_name="work")
 async def hold(work: dict[str, Any]) -> int:
     record(f"start hold {work['run']} {work['i']}")
-    await asyncio.sleep(work["seconds"])
+    if "after" in work:  # hold until another hold of the same run has ended (at most 20 s)
+        awaited = f"end hold {work['run']} {work['after']}"
+        for _ in range(400):  # the other activity may run anywhere: watch the record file
+            if awaited in _recorded():
+                break
+            await asyncio.sleep(0.05)
+    else:
+        await asyncio.sleep(work["seconds"])
     record(f"end hold {work['run']} {work['i']}")
     return int(work["i"]) * 10
 
