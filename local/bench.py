@@ -396,8 +396,7 @@ def run_cvdsr(options: BenchOptions, seed: str, key: str, progress: Callable[[st
         shutil.rmtree(workdir, ignore_errors=True)
     calls = count_calls(entries)
     api_bound = calls["api_calls"] / options.tps
-    floor_seconds = floor["seconds"] if floor else None
-    bound = max(api_bound, floor_seconds or 0.0)
+    bound = max(api_bound, floor["seconds"] if floor else 0.0)
     files = calls["downloads"]
     return {
         "request_id": request_id,

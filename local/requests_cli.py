@@ -150,9 +150,10 @@ def wait_for_completion(
     shown = ""
     while time.monotonic() < deadline:
         status = fetch_status(host_url, request_id)
-        if status is not None and progress is not None and summary(status) != shown:
-            shown = summary(status)
-            progress(shown)
+        line = summary(status) if status is not None else shown
+        if progress is not None and line != shown:
+            shown = line
+            progress(line)
         event = find_event(connection, request_id, events_queue)
         if event and (status is None or status["runtime_status"] in TERMINAL):
             return event

@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from shared.intake import RUNNING, DurableClient, runtime_status
+from shared.orchestration import names
 from shared.results import layout
 
 logger = logging.getLogger(__name__)
@@ -81,10 +82,13 @@ async def read(client: DurableClient, request_id: str) -> dict[str, Any] | None:
 async def _resource_progress(
     get_status: Callable[[str], Awaitable[Any]], request_id: str, resource: str
 ) -> dict[str, Any]:
-    instance = await get_status(f"{request_id}:{resource}")
+    resource_instance = names.resource_instance_id(request_id, resource)
+    instance = await get_status(resource_instance)
     custom = _custom(instance)
     running = [str(project_id) for project_id in custom.get("running", [])]
-    projects = await asyncio.gather(*(get_status(f"{request_id}:{resource}:{project_id}") for project_id in running))
+    projects = await asyncio.gather(
+        *(get_status(names.project_instance_id(resource_instance, project_id)) for project_id in running)
+    )
     return {
         "resource": resource,
         "runtime_status": runtime_status(instance),

@@ -126,11 +126,6 @@ def in_batches(
     return results
 
 
-def project_instance_id(context: OrchestrationContext, project_id: str) -> str:
-    """A project's sub-orchestration: ``{request_id}:{resource}:{project_id}`` under a resource's."""
-    return f"{context.instance_id}:{project_id}"
-
-
 def over_projects(context: OrchestrationContext, project_orchestrator: str, phase: str) -> Orchestration:
     """List the projects of one resource in scope, then run ``project_orchestrator`` for each,
     ``project_width`` at a time (sub-orchestrations ``{instance}:{project_id}``).
@@ -178,7 +173,7 @@ def over_projects(context: OrchestrationContext, project_orchestrator: str, phas
         return context.call_sub_orchestrator(
             project_orchestrator,
             {**task, "project_id": project_id},
-            instance_id=project_instance_id(context, project_id),
+            instance_id=names.project_instance_id(context.instance_id, project_id),
         )
 
     def finish(index: int, summary: Any) -> None:

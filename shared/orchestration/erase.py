@@ -50,11 +50,14 @@ def _erase_project(context: OrchestrationContext, task: dict[str, Any], summary:
         done = [entry["step"] for entry in summary["steps"]]
         context.set_custom_status({"project_id": task["project_id"], "steps_done": done, **position})
 
+    def record(name: str, result: Any) -> None:
+        summary["steps"].append({"step": name, "at": context.current_utc_datetime.isoformat(), "result": result})
+
     def run(name: str, work: Any) -> Orchestration:
         """One step: shown as under way, run (a task, or a generator of tasks), its result recorded."""
         show(step=name)
         result = (yield from work) if isinstance(work, Generator) else (yield work)
-        summary["steps"].append({"step": name, "at": context.current_utc_datetime.isoformat(), "result": result})
+        record(name, result)
         return result
 
     show(step="plan")
@@ -94,13 +97,7 @@ def _erase_project(context: OrchestrationContext, task: dict[str, Any], summary:
 
     show(step="delete_images", batches=batches, batches_done=0)
     results = yield from in_batches(context, tasks, int(task.get("page_width") or 4), batch_done)
-    summary["steps"].append(
-        {
-            "step": "delete_images",
-            "at": context.current_utc_datetime.isoformat(),
-            "result": {"requested": sum(r["requested"] for r in results), "batches": batches},
-        }
-    )
+    record("delete_images", {"requested": sum(r["requested"] for r in results), "batches": batches})
     yield from run("wait_for_images", _wait_for_images(context, base, ids_path, plan["trained_iterations"]))
     deleted_iterations: list[str] = []
     if task.get("delete_affected_iterations") and plan["affected_iterations"]:

@@ -33,3 +33,12 @@ FINALIZE_ERASE = "dsr_finalize_erase"
 
 EXPORT_ACCOUNT = "dsr_export_account"
 ERASE_ACCOUNT = "dsr_erase_account"
+
+
+# Sub-orchestration instance ids. The status endpoint finds a running request's progress by them.
+def resource_instance_id(request_id: str, resource: str) -> str:
+    return f"{request_id}:{resource}"
+
+
+def project_instance_id(resource_instance: str, project_id: str) -> str:
+    return f"{resource_instance}:{project_id}"

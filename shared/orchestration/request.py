@@ -41,7 +41,7 @@ def run_request(context: OrchestrationContext) -> Orchestration:
         context.call_sub_orchestrator(
             names.EXPORT_RESOURCE_ORCHESTRATOR if export else names.ERASE_RESOURCE_ORCHESTRATOR,
             {**common, "resource": resource},
-            instance_id=f"{request_id}:{resource}",
+            instance_id=names.resource_instance_id(request_id, resource),
         )
         for resource in _resources(request)
     ]

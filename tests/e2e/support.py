@@ -117,6 +117,19 @@ class Environment:
         document: dict[str, Any] = response.json()
         return document
 
+    def watch(self, request_id: str, timeout: float = 180.0) -> list[dict[str, Any]]:
+        """Every status document seen, polling as fast as the host answers, until the request completed."""
+        seen: list[dict[str, Any]] = []
+
+        def completed() -> bool:
+            document = self.status(request_id)
+            if document is not None:
+                seen.append(document)
+            return document is not None and document["runtime_status"] == "Completed"
+
+        wait_for(completed, timeout=timeout, what=f"{request_id} to complete")
+        return seen
+
     def wait(self, request_id: str, timeout: float = 120.0) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
         last = None

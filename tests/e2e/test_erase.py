@@ -214,16 +214,7 @@ def test_the_status_shows_each_projects_steps_while_an_erase_runs(azurite) -> No
     config = SimulatorConfig(seed="synthetic:2:600", training_key=TRAINING_KEY, latency_ms=150)
     with environment(azurite, simulator=config, process=True, CVDSR_PROJECT_PARALLELISM="1") as env:
         env.send_queue(env.request("ERA-PROG-1", type="erase", confirm="demo"))
-        seen: list[dict[str, Any]] = []
-
-        def finished() -> bool:
-            document = env.status("ERA-PROG-1")
-            if document is None:
-                return False
-            seen.append(document)
-            return bool(document["runtime_status"] == "Completed")
-
-        wait_for(finished, timeout=180, what="the erase to finish")
+        seen = env.watch("ERA-PROG-1")
         resources = [
             d["progress"]["resources"][0] for d in seen if d["phase"] == "erasing" and d["progress"].get("resources")
         ]

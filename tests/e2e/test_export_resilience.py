@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import logging
 import re
-from typing import Any
 
 import pytest
 from azure.data.tables import TableServiceClient
@@ -154,16 +153,7 @@ def test_the_status_shows_progress_while_an_export_runs(azurite) -> None:
     widths = {"CVDSR_PROJECT_PARALLELISM": "1", "CVDSR_PAGE_PARALLELISM": "2"}
     with environment(azurite, simulator=config, process=True, **widths) as env:
         env.send_queue(env.request("EXP-PROG-1", include=["projects", "images", "image_files"]))
-        seen: list[dict[str, Any]] = []
-
-        def finished() -> bool:
-            document = env.status("EXP-PROG-1")
-            if document is None:
-                return False
-            seen.append(document)
-            return bool(document["runtime_status"] == "Completed")
-
-        wait_for(finished, timeout=180, what="the export to finish")
+        seen = env.watch("EXP-PROG-1")
         running = [d["progress"] for d in seen if d["runtime_status"] == "Running" and d["phase"] == "exporting"]
         resources = [p["resources"][0] for p in running if p.get("resources")]
         assert resources, f"no progress while exporting: {seen[:3]}"
