@@ -1,7 +1,7 @@
 """cvdsr's development host: runs ``function_app.py`` end to end on Azurite, without Core Tools.
 
 It does what the Functions host and the Durable Task extension do for the bindings this app uses:
-HTTP, Storage queue and Service Bus queue triggers, queue output bindings, the durable client binding
+HTTP, Storage queue, Service Bus queue and timer triggers, queue output bindings, the durable client binding
 (with the extension's HTTP API), orchestrations replayed through the Durable library's own handle, and
 activities. Durable state lives in Azure Storage (see :mod:`local.host.store`), so a killed host
 resumes every running instance on restart. A development tool: production runs on Azure Functions.

@@ -63,6 +63,21 @@ def mask_secrets(text: str) -> str:
     return text
 
 
+# The largest HTTP request body the host reads (setting CVDSR_HOST_MAX_BODY_BYTES); over it, 413.
+MAX_BODY_SETTING = "CVDSR_HOST_MAX_BODY_BYTES"
+DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024
+
+
+def parse_max_body_bytes(settings: dict[str, str]) -> int:
+    """``CVDSR_HOST_MAX_BODY_BYTES`` (a positive number of bytes), or the default when it is unset or empty."""
+    raw = (settings.get(MAX_BODY_SETTING) or "").strip()
+    if not raw:
+        return DEFAULT_MAX_BODY_BYTES
+    if not (raw.isascii() and raw.isdigit()) or int(raw) <= 0:
+        raise HostConfigError(f"{MAX_BODY_SETTING} must be a positive number of bytes, not {raw!r}")
+    return int(raw)
+
+
 @dataclass(frozen=True)
 class QueuesOptions:
     max_polling_interval: float = 60.0
@@ -99,6 +114,7 @@ class ProjectConfig:
     service_bus: ServiceBusOptions
     route_prefix: str
     settings_from_file: dict[str, str] = field(default_factory=dict)
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
 
     def setting(self, name: str) -> str | None:
         return self.settings.get(name)
@@ -195,4 +211,5 @@ def load_project_config(project_dir: Path, env: dict[str, str] | None = None) ->
         service_bus=service_bus,
         route_prefix=route_prefix,
         settings_from_file=file_values,
+        max_body_bytes=parse_max_body_bytes(settings),
     )

@@ -29,8 +29,9 @@ from .durable import DurableEngine
 from .http import HostHttpApp, build_routes, client_binding, describe
 from .invoke import Out, call_user_function
 from .loader import FunctionApp, FunctionInfo, load_function_app
-from .store import DurableStore
-from .triggers import ServiceBusQueueListener, StorageQueueListener, encode_queue_message
+from .schedule import Schedule, ScheduleError, parse_schedule
+from .store import DurableStore, process_start_time
+from .triggers import ServiceBusQueueListener, StorageQueueListener, TimerListener, encode_queue_message
 
 log = logging.getLogger("cvdsr.host")
 
@@ -66,7 +67,8 @@ class Host:
         self.port = config.port
         self.base_url = ""
         self._socket: socket.socket | None = None
-        self._listeners: list[StorageQueueListener | ServiceBusQueueListener] = []
+        self._listeners: list[StorageQueueListener | ServiceBusQueueListener | TimerListener] = []
+        self._schedules: dict[str, Schedule] = {}
         self._server_task: asyncio.Task[None] | None = None
         self._lease_task: asyncio.Task[None] | None = None
         self._executor = ThreadPoolExecutor(max_workers=16, thread_name_prefix="function")
@@ -96,6 +98,7 @@ class Host:
                 )
         self.project = project
         self.app = load_function_app(project.project_dir)
+        self._schedules = timer_schedules(self.app, project.settings)
         self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._socket.bind((self.config.host, self.config.port))
@@ -125,7 +128,12 @@ class Host:
             self.store = DurableStore(project.storage_connection(), hub)
             await self.store.open()
             await self.store.acquire_host_lease(
-                {"pid": os.getpid(), "hostname": socket.gethostname(), "hostid": self.host_id}
+                {
+                    "pid": os.getpid(),
+                    "started": process_start_time(os.getpid()),
+                    "hostname": socket.gethostname(),
+                    "hostid": self.host_id,
+                }
             )
             self.engine = DurableEngine(
                 app,
@@ -135,7 +143,9 @@ class Host:
                 function_executor=self._executor,
             )
         routes = build_routes(app.of_trigger("httpTrigger"))
-        self.http = HostHttpApp(routes, project.route_prefix, self.engine, hub, self._invoke_http)
+        self.http = HostHttpApp(
+            routes, project.route_prefix, self.engine, hub, self._invoke_http, max_body_bytes=project.max_body_bytes
+        )
         self.http.base_url = self.base_url
         uv_config = uvicorn.Config(
             self.http, log_level="warning", access_log=False, lifespan="off", timeout_graceful_shutdown=2
@@ -201,6 +211,13 @@ class Host:
             await sb_listener.start()
             self._listeners.append(sb_listener)
             log.info("  %s: serviceBusTrigger on '%s'", fn.name, queue)
+        for fn in self.app.of_trigger("timerTrigger"):
+            schedule = self._schedules[fn.name]
+            on_startup = bool(fn.trigger.get("runOnStartup"))
+            timer = TimerListener(fn.name, schedule, on_startup, self._invoker(fn), fn.trigger_name)
+            await timer.start()
+            self._listeners.append(timer)
+            log.info("  %s: timerTrigger '%s'%s", fn.name, schedule.expression, " (runs on startup)" * on_startup)
 
     async def stop(self) -> None:
         if self.http is not None:
@@ -288,6 +305,21 @@ class Host:
                 elif not isinstance(item, str | bytes):
                     item = json.dumps(item)
                 await client.send_message(encode_queue_message(item, self.project.queues.message_encoding))
+
+
+def timer_schedules(app: FunctionApp, settings: dict[str, str]) -> dict[str, Schedule]:
+    """Each timer function's schedule (``%SETTING%`` resolved), parsed at load so a bad one stops the host
+    with the function's name instead of failing later."""
+    schedules: dict[str, Schedule] = {}
+    for fn in app.of_trigger("timerTrigger"):
+        raw = str(fn.trigger.get("schedule") or "")
+        expression = resolve_expression(raw, settings, f"function '{fn.name}'")
+        try:
+            schedules[fn.name] = parse_schedule(expression)
+        except ScheduleError as exc:
+            source = f" (from '{raw}')" if raw != expression else ""
+            raise ScheduleError(f"function '{fn.name}': timer {exc}{source}") from None
+    return schedules
 
 
 # --- programmatic API -----------------------------------------------------------------------------

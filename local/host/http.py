@@ -4,6 +4,10 @@ and ``/admin/host/status``.
 
 Function keys: ``authLevel`` ``function``/``admin`` endpoints accept any key (or none) locally, as Core
 Tools does; nothing is checked.
+
+Request bodies are read as a stream up to ``CVDSR_HOST_MAX_BODY_BYTES`` (default 4 MiB): a larger one is
+answered 413 as soon as it passes the limit (at once when its Content-Length says so), so an oversize POST
+costs the host no more memory than the limit.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 
-from .config import mask_secrets
+from .config import DEFAULT_MAX_BODY_BYTES, MAX_BODY_SETTING, mask_secrets
 from .durable import DurableEngine
 from .history import parse_time
 from .invoke import format_exception
@@ -68,7 +72,8 @@ def compile_route(template: str) -> re.Pattern[str]:
             out += re.escape(literal) + piece
         pos = match.end()
     out += re.escape(template[pos:])
-    return re.compile(f"^{out}/?$", re.IGNORECASE)
+    # \Z, not $: "$" also matches before a final newline, so "/requests/R1%0A" would bind "R1".
+    return re.compile(f"^{out}/?\\Z", re.IGNORECASE | re.DOTALL)
 
 
 def client_binding(base_url: str, hub: str, connection: str = "Storage") -> dict[str, Any]:
@@ -135,6 +140,26 @@ def _date(params: Any, name: str) -> dt.datetime | None:
         return None
 
 
+class BodyTooLargeError(Exception):
+    """The request body is over the host's limit (answered 413)."""
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request body, read as a stream and given up as soon as it passes ``limit`` bytes (before reading
+    anything when Content-Length is over it): what the function gets is bytes, so the limit bounds memory."""
+    declared = request.headers.get("content-length", "")
+    if declared.isascii() and declared.isdigit() and int(declared) > limit:
+        raise BodyTooLargeError
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLargeError
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 class HostHttpApp:
     """ASGI app. ``invoke`` runs an HTTP-triggered function (set by the host)."""
 
@@ -145,7 +170,9 @@ class HostHttpApp:
         engine: DurableEngine | None,
         hub: str,
         invoke: Callable[[FunctionInfo, dict[str, Any]], Awaitable[Any]],
+        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     ) -> None:
+        self.max_body_bytes = max_body_bytes
         self.routes = routes
         self.route_prefix = route_prefix.strip("/")
         self.engine = engine
@@ -168,6 +195,16 @@ class HostHttpApp:
         request = Request(scope, receive)
         try:
             response = await self.dispatch(request)
+        except BodyTooLargeError:
+            # The rest of an oversize body is read and dropped by the server, so the client gets this answer.
+            log.warning(
+                "HTTP %s %s: request body over %d bytes (%s); answered 413",
+                request.method,
+                request.url.path,
+                self.max_body_bytes,
+                MAX_BODY_SETTING,
+            )
+            response = JSONResponse({"error": "request body too large", "limit": self.max_body_bytes}, 413)
         except Exception as exc:
             text, _ = format_exception(exc)
             log.error("HTTP %s %s failed: %s", request.method, request.url.path, text)
@@ -175,7 +212,9 @@ class HostHttpApp:
         await response(scope, receive, send)
 
     async def dispatch(self, request: Request) -> Response:
-        path = request.url.path
+        # The decoded path as the server received it. ``request.url.path`` goes through urlsplit, which
+        # silently drops tabs and newlines ("R1%0A" would become "R1"): the Functions host does not.
+        path: str = request.scope["path"]
         if path.rstrip("/") == "/admin/host/status":
             return JSONResponse({"state": "Running" if self.ready else "Initialized"}, 200 if self.ready else 503)
         for base in ("/runtime/webhooks/durabletask/", "/durabletask/"):
@@ -194,7 +233,7 @@ class HostHttpApp:
 
     # --- HTTP-triggered functions ---------------------------------------------------------------
     async def call_function(self, route: HttpRoute, request: Request, route_params: dict[str, str]) -> Response:
-        body = await request.body()
+        body = await read_body(request, self.max_body_bytes)
         req = func.HttpRequest(
             method=request.method.upper(),
             url=str(request.url),
@@ -219,7 +258,7 @@ class HostHttpApp:
         if parts and parts[0] == "orchestrators" and len(parts) in (2, 3):
             if method != "POST":
                 return Response(status_code=404)
-            raw = (await request.body()).decode("utf-8")
+            raw = (await read_body(request, self.max_body_bytes)).decode("utf-8")
             input_json: str | None = raw if raw.strip() else None
             if input_json is not None:
                 try:
@@ -281,7 +320,7 @@ class HostHttpApp:
                     return Response(status_code=404)
                 if content_type != "application/json":
                     return JSONResponse({"Message": "Only application/json request content is supported"}, 400)
-                raw = (await request.body()).decode("utf-8")
+                raw = (await read_body(request, self.max_body_bytes)).decode("utf-8")
                 try:
                     value = json.loads(raw) if raw.strip() else None
                 except ValueError:

@@ -18,7 +18,14 @@ from typing import Any
 
 from .config import HostConfigError
 
-TRIGGERS = {"httpTrigger", "queueTrigger", "serviceBusTrigger", "orchestrationTrigger", "activityTrigger"}
+TRIGGERS = {
+    "httpTrigger",
+    "queueTrigger",
+    "serviceBusTrigger",
+    "timerTrigger",
+    "orchestrationTrigger",
+    "activityTrigger",
+}
 INPUT_BINDINGS = {"durableClient"}
 OUTPUT_BINDINGS = {"http", "queue"}
 

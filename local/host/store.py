@@ -13,17 +13,21 @@ Layout for task hub ``H`` (see docs in the package ``__init__``):
   RowKey = a deterministic key such as ``task-{ExecutionId}-{TaskScheduledId}``, so a redelivered
   completion overwrites itself): Message (JSON), Seq (ordering).
 - blob container ``h-largemessages``: property values over 30,000 characters.
-- blob container ``h-leases``, blob ``host``: held (leased) by the running host.
+- blob container ``h-leases``, blob ``host``: held (leased) by the running host; its metadata names the
+  holder (``pid``, ``started``: the process's start time, ``hostname``, ``hostid``).
 """
 
 from __future__ import annotations
 
 import json
+import os
+import socket
 import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+import psutil
 from azure.core import MatchConditions
 from azure.core.exceptions import HttpResponseError, ResourceExistsError, ResourceNotFoundError
 from azure.data.tables import TableTransactionError, UpdateMode
@@ -34,6 +38,9 @@ from .config import HostConfigError
 from .history import Event
 
 LARGE = 30_000
+# Two reads of one process's start time differ by at most this (the boot time they add is whole seconds and
+# may be read differently in two processes); a reused pid belongs to a process started well after.
+START_TIME_TOLERANCE = 1.0
 
 
 class ConcurrencyError(RuntimeError):
@@ -72,6 +79,32 @@ def next_seq() -> str:
     return f"{value:020d}"
 
 
+def process_start_time(pid: int) -> float:
+    """When process ``pid`` started (seconds since the epoch): with the pid, it names one process."""
+    return psutil.Process(pid).create_time()
+
+
+def lease_holder_alive(pid: int, started: str | None) -> bool:
+    """Whether the process a host lease names on this machine still runs. A killed host that its parent has
+    not reaped yet is a zombie (``os.kill(pid, 0)`` succeeds on it) and counts as dead, and so does a live
+    process whose start time is not the one the lease recorded (the pid was reused)."""
+    try:
+        process = psutil.Process(pid)
+        if process.status() == psutil.STATUS_ZOMBIE:
+            return False
+        if started:
+            try:
+                recorded = float(started)
+            except ValueError:
+                return True  # not written by this host: judge by the pid alone
+            return abs(process.create_time() - recorded) <= START_TIME_TOLERANCE
+    except psutil.NoSuchProcess:  # also psutil.ZombieProcess
+        return False
+    except psutil.AccessDenied:
+        return True
+    return True
+
+
 class DurableStore:
     def __init__(self, connection_string: str, hub: str) -> None:
         self.hub = hub
@@ -107,11 +140,9 @@ class DurableStore:
 
     # --- host lease ---------------------------------------------------------------------------
     async def acquire_host_lease(self, owner: dict[str, Any], lease_seconds: int = 60) -> None:
-        """Take the task hub for this host. A lease held by a process that no longer exists on this
-        machine (a killed host) is broken at once; a live one is refused."""
-        import os
-        import socket
-
+        """Take the task hub for this host. A lease held by a process that no longer runs on this machine
+        (a killed host, even one not reaped yet, see :func:`lease_holder_alive`) is broken at once; a live one
+        is refused."""
         blob = self.leases.get_blob_client("host")
         try:
             await blob.upload_blob(b"", overwrite=False)
@@ -127,14 +158,9 @@ class DurableStore:
             pid = int(meta.get("pid", "0") or 0)
             same_machine = meta.get("hostname") == socket.gethostname()
             alive = False
-            if same_machine and pid > 0:
-                try:
-                    os.kill(pid, 0)
-                    alive = pid != os.getpid() or meta.get("hostid") == owner.get("hostid")
-                except ProcessLookupError:
-                    alive = False
-                except PermissionError:
-                    alive = True
+            if same_machine and pid > 0 and lease_holder_alive(pid, meta.get("started")):
+                # This process's own pid is alive by definition: the lease is live only if this host took it.
+                alive = pid != os.getpid() or meta.get("hostid") == owner.get("hostid")
             if alive or not same_machine:
                 raise HostLeaseError(
                     f"task hub '{self.hub}' is in use by another host (pid {pid} on {meta.get('hostname')}); "

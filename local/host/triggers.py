@@ -1,4 +1,4 @@
-"""Storage queue and Service Bus queue triggers.
+"""Storage queue, Service Bus queue and timer triggers.
 
 Storage queues behave as the Functions host's queue listener does: poll with exponential backoff up to
 ``maxPollingInterval`` while the queue is empty, fetch ``batchSize`` messages when fewer than
@@ -11,6 +11,9 @@ by renewing a short lease (15 s, renewed every 5 s), so a killed host's messages
 
 Service Bus queues use the real azure-servicebus SDK in peek-lock mode: complete on success, abandon on
 failure (the broker dead-letters after its max delivery count).
+
+Timers run a function on its NCRONTAB schedule (:mod:`local.host.schedule`), one invocation at a time: a tick
+that comes while the previous run is still going is skipped, as the Functions host's singleton lock does.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import asyncio
 import base64
 import binascii
 import contextlib
+import datetime as dt
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -26,10 +30,12 @@ from typing import Any
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 from azure.functions.queue import QueueMessage as FunctionQueueMessage
 from azure.functions.servicebus import ServiceBusMessage as FunctionServiceBusMessage
+from azure.functions.timer import TimerRequest
 from azure.storage.queue import QueueMessage
 from azure.storage.queue.aio import QueueClient
 
 from .config import QueuesOptions, ServiceBusOptions, mask_secrets
+from .schedule import Schedule
 
 log = logging.getLogger("cvdsr.host")
 
@@ -38,6 +44,10 @@ Invoke = Callable[[dict[str, Any]], Awaitable[Any]]
 LEASE_SECONDS = 15
 RENEW_SECONDS = 5
 MIN_POLL = 0.1
+# A timer invocation that starts this much after its occurrence is past due (``TimerRequest.past_due``).
+PAST_DUE_SECONDS = 1.0
+# Timers wake at least this often to re-read the wall clock (it may be changed while they sleep).
+TIMER_WAKE_SECONDS = 30.0
 
 
 def encode_queue_message(body: str | bytes, encoding: str) -> str:
@@ -327,3 +337,74 @@ class ServiceBusQueueListener:
                 )
         finally:
             sem.release()
+
+
+class TimerListener:
+    """Invokes a timer-triggered function at each occurrence of its schedule (UTC), with a
+    ``func.TimerRequest`` as the worker builds one; ``run_on_startup`` adds one run at start. A failed run
+    is logged and the timer goes on."""
+
+    def __init__(
+        self, function_name: str, schedule: Schedule, run_on_startup: bool, invoke: Invoke, param_name: str
+    ) -> None:
+        self.function_name = function_name
+        self.schedule = schedule
+        self.run_on_startup = run_on_startup
+        self.invoke = invoke
+        self.param_name = param_name
+        self._task: asyncio.Task[None] | None = None
+        self._running: asyncio.Task[None] | None = None
+        self._last: dt.datetime | None = None
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name=f"timer {self.function_name}")
+
+    async def stop(self) -> None:
+        tasks = [t for t in (self._task, self._running) if t is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _run(self) -> None:
+        now = dt.datetime.now(dt.UTC)
+        due = self.schedule.next_after(now)
+        if self.run_on_startup:
+            self._fire(now, due, past_due=False)
+        while True:
+            wait = (due - dt.datetime.now(dt.UTC)).total_seconds()
+            if wait > 0:
+                await asyncio.sleep(min(wait, TIMER_WAKE_SECONDS))
+                continue
+            now = dt.datetime.now(dt.UTC)
+            # Occurrences missed while the loop was held up are not made up: the next one is after now.
+            following = self.schedule.next_after(max(now, due))
+            if self._running is not None and not self._running.done():
+                log.info(
+                    "timer '%s': skipping the run due at %s: the previous run is still going",
+                    self.function_name,
+                    due.isoformat(),
+                )
+            else:
+                self._fire(due, following, past_due=(now - due).total_seconds() > PAST_DUE_SECONDS)
+            due = following
+
+    def _fire(self, occurrence: dt.datetime, following: dt.datetime, past_due: bool) -> None:
+        # ScheduleStatus as the Functions host fills it in: the previous run's occurrence (none on the first).
+        status = {"Next": following.isoformat(), "LastUpdated": dt.datetime.now(dt.UTC).isoformat()}
+        if self._last is not None:
+            status["Last"] = self._last.isoformat()
+        self._last = occurrence
+        request = TimerRequest(past_due=past_due, schedule_status=status, schedule={"AdjustForDST": True})
+        self._running = asyncio.create_task(self._invoke(request), name=f"timer run {self.function_name}")
+
+    async def _invoke(self, request: TimerRequest) -> None:
+        try:
+            await self.invoke({self.param_name: request})
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.error(
+                "timer '%s': the run failed (the timer goes on): %s",
+                self.function_name,
+                mask_secrets(f"{type(exc).__name__}: {exc}"),
+            )

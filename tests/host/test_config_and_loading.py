@@ -107,6 +107,10 @@ def test_route_templates():
     assert route.match("start") is None
     assert compile_route("items/{id:int}").match("items/12")
     assert not compile_route("items/{id:int}").match("items/x")
+    # A decoded %0A is part of the value, as the Functions host passes it ("$" would drop it).
+    newline = compile_route("requests/{id}").match("requests/R1\n")
+    assert newline is not None
+    assert newline.group("id") == "R1\n"
     rest = compile_route("files/{*path}").match("files/a/b/c")
     assert rest is not None
     assert rest.group("path") == "a/b/c"
