@@ -76,6 +76,18 @@ async def dsr_send_completion(payload: dict[str, Any]) -> dict[str, str]:
     return await activities.send_completion_event(payload)
 
 
+@bp.function_name(names.RECORD_FAILURE)
+@bp.activity_trigger(input_name="payload")
+async def dsr_record_failure(payload: dict[str, Any]) -> dict[str, Any]:
+    return await activities.record_failure(payload)
+
+
+@bp.function_name(names.REMOVE_WORK)
+@bp.activity_trigger(input_name="payload")
+async def dsr_remove_work(payload: dict[str, Any]) -> dict[str, Any]:
+    return await activities.remove_work(payload)
+
+
 @bp.function_name(names.ERASE_PLAN_PROJECT)
 @bp.activity_trigger(input_name="payload")
 async def dsr_erase_plan_project(payload: dict[str, Any]) -> dict[str, Any]:

@@ -278,6 +278,11 @@ var cvdsrSettings = [
     name: 'CVDSR_WEBHOOK_URL'
     value: webhookUrl
   }
+  {
+    // dsr_sweep: announces terminated and failed requests, times out stuck ones (shared/endings.py)
+    name: 'CVDSR_SWEEP_SCHEDULE'
+    value: '0 */5 * * * *'
+  }
 ]
 var webhookSecretSettings = empty(webhookSecretName) ? [] : [
   {

@@ -317,6 +317,7 @@ def host_settings(connection_string: str, endpoint: str, key: str, hub: str, app
         "AzureWebJobsStorage": connection_string,
         "FUNCTIONS_WORKER_RUNTIME": "python",
         "CVDSR_TASK_HUB": hub,
+        "CVDSR_SWEEP_SCHEDULE": "0 */5 * * * *",
         f"CUSTOMVISION__{RESOURCE.upper()}__ENDPOINT": endpoint,
         f"CUSTOMVISION__{RESOURCE.upper()}__TRAININGKEY": key,
         "CVDSR_EVENTS_QUEUE": f"ev-{hub}",

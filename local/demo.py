@@ -82,6 +82,7 @@ def run_from_args(args: argparse.Namespace) -> int:
         env = {
             "AzureWebJobsStorage": azurite.connection_string,
             "CVDSR_TASK_HUB": f"demo{stamp}",
+            "CVDSR_SWEEP_SCHEDULE": "0 */5 * * * *",
             "CUSTOMVISION__DEMO__ENDPOINT": simulator.base_url,
             "CUSTOMVISION__DEMO__TRAININGKEY": DEMO_KEY,
             "CVDSR_EVENTS_QUEUE": EVENTS,

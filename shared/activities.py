@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from shared import endings
 from shared.arm import ArmClient, ArmError
 from shared.connections import blob_service, evidence_container, results_container, setting
 from shared.dsr_request import DsrRequest
@@ -21,7 +22,7 @@ from shared.export.step import open_step
 from shared.results import layout
 from shared.results.audit import AuditTrail
 from shared.results.store import ResultStore
-from shared.selection import select_images
+from shared.selection import clear_selector, select_images
 from shared.settings import load_resources
 
 
@@ -49,7 +50,8 @@ async def export_project_details(payload: dict[str, Any]) -> dict[str, Any]:
 
 async def export_select_images(payload: dict[str, Any]) -> dict[str, Any]:
     async with open_step(payload["request_id"], "export_select_images", payload["resource"]) as step:
-        return await select_images(step.client, step.store, step.request_id, payload["project_id"], payload["selector"])
+        selector = await clear_selector(step.service, step.store, step.request_id, payload["selector"])
+        return await select_images(step.client, step.store, step.request_id, payload["project_id"], selector)
 
 
 async def export_selected_image_page(payload: dict[str, Any]) -> dict[str, Any]:
@@ -122,6 +124,19 @@ async def finalize(payload: dict[str, Any]) -> dict[str, Any]:
         )
 
 
+async def record_failure(payload: dict[str, Any]) -> dict[str, Any]:
+    """The request failed for good: a failed outcome, and a manifest that says why."""
+    async with blob_service() as service:
+        store = ResultStore(results_container(service))
+        return await endings.record_failure(store, payload["request"], payload["started_at"], payload["reason"])
+
+
+async def remove_work(payload: dict[str, Any]) -> dict[str, Any]:
+    """The request's work blobs (the clear selector, selected ids) go once the outcome is out."""
+    async with blob_service() as service:
+        return {"removed": await endings.remove_work(ResultStore(results_container(service)), payload["request_id"])}
+
+
 async def send_completion_event(payload: dict[str, Any]) -> dict[str, str]:
     """Sign a fresh link and send the event. Returns per-channel delivery, without the link."""
     return await deliver_outcome(payload["request"], payload["outcome"])
@@ -129,7 +144,10 @@ async def send_completion_event(payload: dict[str, Any]) -> dict[str, str]:
 
 async def erase_plan_project(payload: dict[str, Any]) -> dict[str, Any]:
     async with open_step(payload["request_id"], "erase_plan", payload["resource"]) as step:
-        return await erase_steps.plan_project(step, payload["project_id"], payload["selector"])
+        selector = payload["selector"]
+        if selector is not None:
+            selector = await clear_selector(step.service, step.store, step.request_id, selector)
+        return await erase_steps.plan_project(step, payload["project_id"], selector)
 
 
 async def erase_unpublish(payload: dict[str, Any]) -> dict[str, Any]:

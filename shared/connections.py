@@ -16,6 +16,7 @@ from shared.customvision import CallObserver, RetryPolicy, TrainingClient, share
 from shared.settings import SettingsError, load_resources
 
 DEFAULT_RESULTS_CONTAINER = "dsr-results"
+DEFAULT_STATE_CONTAINER = "cvdsr-state"
 DEFAULT_API_RATE = 8.0  # calls/s per resource and process; the API allows 10 per key
 # Reads of result blobs (digests, the zip package, the audit log) come in 4 MiB ranges. The SDK's
 # default first GET takes up to 32 MiB of a blob at once, so memory would grow with the largest JSONL
@@ -61,6 +62,14 @@ def blob_service(environ: Mapping[str, str] | None = None) -> BlobServiceClient:
 
 def results_container(service: BlobServiceClient, environ: Mapping[str, str] | None = None) -> ContainerClient:
     name = setting("CVDSR_RESULTS_CONTAINER", DEFAULT_RESULTS_CONTAINER, environ)
+    assert name is not None
+    return service.get_container_client(name)
+
+
+def state_container(service: BlobServiceClient, environ: Mapping[str, str] | None = None) -> ContainerClient:
+    """``CVDSR_STATE_CONTAINER``: cvdsr's own state (the fingerprint key), outside the results
+    container, whose lifecycle rule deletes everything after the retention period."""
+    name = setting("CVDSR_STATE_CONTAINER", DEFAULT_STATE_CONTAINER, environ)
     assert name is not None
     return service.get_container_client(name)
 

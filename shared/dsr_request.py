@@ -13,12 +13,13 @@ import json
 import re
 import uuid
 from collections.abc import Mapping
-from typing import Annotated, Any, Literal, get_args
+from typing import Annotated, Any, Literal, Protocol, get_args
 
 from pydantic import (
     AfterValidator,
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StringConstraints,
@@ -42,16 +43,26 @@ DataKind = Literal[
 ]
 ALL_KINDS: tuple[DataKind, ...] = get_args(DataKind)
 
-# Instance ids and blob folder names: no path separators, no URL specials, no control characters.
-_REQUEST_ID = re.compile(r"^[^/\\#?\x00-\x1f\x7f]{1,100}$")
+# A request id is the orchestration's instance id, a blob folder name and a URL path segment. One
+# strict alphabet keeps all three exact: nothing a URL decodes (``%41`` is not ``A``), nothing the
+# Durable extension refuses (a leading ``@``), no ``.``/``..`` folders, and never the ``:`` that
+# sub-orchestration ids use (``names.resource_instance_id``), so no request can forge or collide with one.
+REQUEST_ID_RULE = "must be 1-100 letters, digits, '-', '_' or '.', starting with a letter or digit"
+_REQUEST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 _RESOURCE_NAME = r"^[A-Za-z0-9_]{1,64}$"
+# Rejection reasons go to logs, records and events: few, short, and never the rejected values.
+MAX_REASONS = 20
+MAX_REASON_CHARS = 200
+
+
+def is_request_id(value: object) -> bool:
+    """The one check every entry point applies: intake, the status route, the CLI."""
+    return isinstance(value, str) and _REQUEST_ID.fullmatch(value) is not None
 
 
 def _check_request_id(value: str) -> str:
-    if not _REQUEST_ID.fullmatch(value):
-        raise ValueError("must be 1-100 characters without / \\ # ? or control characters")
-    if value != value.strip():
-        raise ValueError("must not start or end with white space")
+    if not is_request_id(value):
+        raise ValueError(REQUEST_ID_RULE)
     return value
 
 
@@ -59,10 +70,21 @@ def _check_uuid(value: str) -> str:
     try:
         return str(uuid.UUID(value))
     except ValueError:
-        raise ValueError(f"{value!r} is not an id (a UUID)") from None
+        raise ValueError("is not an id (a UUID)") from None
 
 
-RequestId = Annotated[str, AfterValidator(_check_request_id)]
+def _exact_int(value: object) -> object:
+    """``true``, ``1.0`` and ``1e0`` equal 1 in Python but are not the integer the schema names."""
+    if type(value) is not int:
+        raise ValueError("must be the integer 1")
+    return value
+
+
+RequestId = Annotated[
+    str,
+    AfterValidator(_check_request_id),
+    Field(json_schema_extra={"pattern": f"^{_REQUEST_ID.pattern}$", "minLength": 1, "maxLength": 100}),
+]
 ResourceName = Annotated[str, StringConstraints(pattern=_RESOURCE_NAME)]
 EntityId = Annotated[str, AfterValidator(_check_uuid)]
 ShortText = Annotated[str, StringConstraints(min_length=1, max_length=256)]
@@ -112,7 +134,7 @@ class Callback(_Strict):
 class DsrRequest(_Strict):
     """A validated data subject request."""
 
-    schema_version: Literal[1]
+    schema_version: Annotated[Literal[1], BeforeValidator(_exact_int)]
     request_id: RequestId
     type: Literal["export", "erase"]
     resources: Annotated[list[ResourceName], Field(min_length=1, max_length=20)]
@@ -148,15 +170,16 @@ class DsrRequest(_Strict):
             given = [self.confirm] if isinstance(self.confirm, str) else list(self.confirm or [])
             if sorted(name.lower() for name in given) != expected:
                 raise ValueError(
-                    "confirm: an account-wide erase must be confirmed with the resource name(s): "
-                    + ", ".join(self.resources)
+                    "confirm: an erase of whole projects or of the account must be confirmed: "
+                    "set confirm to the name(s) in resources"
                 )
         return self
 
     @property
     def needs_confirmation(self) -> bool:
-        """Account-wide erasure: every project with no image selector, or the account itself."""
-        return (self.scope.projects == "all" and self.scope.images is None) or "account" in self.include
+        """Whole projects go (no image selector), however they are named: ``"all"`` or every id listed
+        is the same deletion. Or the account itself."""
+        return self.scope.images is None or "account" in self.include
 
     @property
     def resource_names(self) -> list[str]:
@@ -185,66 +208,123 @@ class RequestRejected(ValueError):
         self.record_id = request_id or "rejected-" + self.digest
 
 
-def parse_request(raw: bytes | str, *, configured_resources: Mapping[str, object] | None = None) -> DsrRequest:
+class UrlCheck(Protocol):
+    """What intake asks of the callback policy (``shared.events.callbacks.CallbackPolicy``)."""
+
+    def check_url(self, url: str) -> str | None: ...
+
+
+def parse_request(
+    raw: bytes | str,
+    *,
+    configured_resources: Mapping[str, object] | None = None,
+    callbacks: UrlCheck | None = None,
+) -> DsrRequest:
     """Parse and validate a raw message body.
 
     ``configured_resources`` (names in lower case) rejects resources that have no settings, so a typo
-    fails at intake and not halfway through the work.
+    fails at intake and not halfway through the work. ``callbacks`` refuses a callback URL that the
+    completion event must not be sent to (its reason names the rule, not the URL).
     """
-    body = raw.encode() if isinstance(raw, str) else raw
+    # A str with a lone surrogate becomes bytes that are not UTF-8, and is rejected as such below.
+    body = raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else raw
     if len(body) > MAX_MESSAGE_BYTES:
         raise RequestRejected(
             [f"message is {len(body)} bytes; the limit is {MAX_MESSAGE_BYTES}"], request_id=None, raw=body
         )
-    try:
-        document = json.loads(body.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise RequestRejected(["message is not UTF-8"], request_id=None, raw=body) from None
-    except json.JSONDecodeError as error:
-        raise RequestRejected(
-            [f"message is not JSON: {error.msg} at line {error.lineno} column {error.colno}"],
-            request_id=None,
-            raw=body,
-        ) from None
-    if not isinstance(document, dict):
-        raise RequestRejected(["message must be a JSON object"], request_id=None, raw=body)
+    document = _json_object(body)
     request_id = _usable_request_id(document.get("request_id"))
     try:
         # Strict JSON types: "1" is not 1 and "true" is not true; dates are ISO 8601 strings with a zone.
         request = DsrRequest.model_validate_json(body)
     except ValidationError as error:
         raise RequestRejected(_reasons(error), request_id=request_id, raw=body) from None
+    except Exception:  # the validator itself gave up on the input: still the input's fault
+        raise RequestRejected(["message could not be validated"], request_id=request_id, raw=body) from None
     if configured_resources is not None:
-        unknown = [name for name in request.resources if name.lower() not in configured_resources]
+        unknown = [i for i, name in enumerate(request.resources) if name.lower() not in configured_resources]
         if unknown:
             raise RequestRejected(
-                [f"resources: {name!r} is not a configured Custom Vision resource" for name in unknown],
+                [f"$.resources[{i}]: not a configured Custom Vision resource" for i in unknown],
                 request_id=request_id,
                 raw=body,
             )
+    if callbacks is not None and request.callback is not None:
+        refused = callbacks.check_url(request.callback.webhook)
+        if refused:
+            raise RequestRejected([f"$.callback.webhook: {refused}"], request_id=request_id, raw=body)
     return request
 
 
+def _json_object(body: bytes) -> dict[str, Any]:
+    """The body as a JSON object, or a rejection. Whatever the parser raises on hostile input (deep
+    nesting, a 4,300-digit number, a lone surrogate) is the message's fault, never a crash."""
+
+    def rejected(reason: str) -> RequestRejected:
+        return RequestRejected([reason], request_id=None, raw=body)
+
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise rejected("message is not UTF-8") from None
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise rejected(f"message is not JSON: {error.msg} at line {error.lineno} column {error.colno}") from None
+    except RecursionError:
+        raise rejected("message is not JSON: nested too deeply") from None
+    except ValueError:
+        raise rejected("message is not JSON: a number is too long") from None
+    if not isinstance(document, dict):
+        raise rejected("message must be a JSON object")
+    try:
+        # An escaped lone surrogate ("\ud800") decodes to a str that cannot be stored or sent anywhere.
+        json.dumps(document, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise rejected("message holds an unpaired UTF-16 surrogate escape") from None
+    return document
+
+
 def _usable_request_id(value: object) -> str | None:
-    if isinstance(value, str):
-        try:
-            return _check_request_id(value)
-        except ValueError:
-            return None
-    return None
+    return value if isinstance(value, str) and is_request_id(value) else None
+
+
+def _field_names() -> frozenset[str]:
+    names: set[str] = set()
+    for model in (DsrRequest, Scope, ImageSelector, Ticket, Subject, Callback):
+        names.update(model.model_fields)
+    return frozenset(names)
+
+
+_FIELDS = _field_names()
+_FIELD_LIKE = re.compile(r"[a-z][a-z0-9_]{0,39}")
 
 
 def _reasons(error: ValidationError) -> list[str]:
+    """Where and which rule, never what: a location part that is not one of the schema's own field
+    names (an unknown field, a metadata key) is shown as ``*``, and pydantic's messages do not carry
+    the input. Capped, so that every rejection event fits every channel."""
     reasons = []
-    for item in error.errors(include_url=False):
-        # Union branches add their type names ("literal['all']", "list[...]") to the path; drop them.
-        parts = [part for part in item["loc"] if isinstance(part, int) or not re.search(r"[\[(]", part)]
+    for item in error.errors(include_url=False, include_input=False, include_context=False):
+        unknown = item["type"] == "extra_forbidden"
+        parts: list[str | int] = []
+        for index, part in enumerate(item["loc"]):
+            if isinstance(part, int):
+                parts.append(part)
+            elif not re.search(r"[\[(]", part):  # union branches add type names ("literal['all']"): drop them
+                # An unknown field is named when it looks like a field name (a typo is the usual case).
+                named = part in _FIELDS or (unknown and index == len(item["loc"]) - 1 and _FIELD_LIKE.fullmatch(part))
+                parts.append(part if named else "*")
         location = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in parts)
-        message = item["msg"].removeprefix("Value error, ")
-        if item["type"] == "extra_forbidden":
-            message = "unknown field"
-        reasons.append(f"${location}: {message}" if location else message)
-    return list(dict.fromkeys(reasons))
+        message = "unknown field" if unknown else item["msg"].removeprefix("Value error, ")
+        reasons.append((f"${location}: {message}" if location else message)[:MAX_REASON_CHARS])
+    return cap_reasons(list(dict.fromkeys(reasons)))
+
+
+def cap_reasons(reasons: list[str]) -> list[str]:
+    if len(reasons) <= MAX_REASONS:
+        return reasons
+    return [*reasons[: MAX_REASONS - 1], f"and {len(reasons) - MAX_REASONS + 1} more problems"]
 
 
 def json_schema() -> dict[str, Any]:

@@ -9,15 +9,43 @@ erasure never copies the content it erases.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from azure.core.exceptions import ResourceNotFoundError
+
+from shared import fingerprints
 from shared.customvision import TrainingClient, metadata_filter
 from shared.customvision.models import ITERATION_STATUS_COMPLETED, Image
+from shared.results import layout
 from shared.results.store import ResultStore
+
+if TYPE_CHECKING:
+    from azure.storage.blob.aio import BlobServiceClient
+
+
+class SelectorUnavailable(RuntimeError):
+    """The clear selector is gone or is not the one this request was started with. Nothing is selected:
+    selecting with another request's values could export or erase another person's images."""
 
 
 def work_ids_path(request_id: str, project_id: str) -> str:
-    return f"{request_id}/work/projects/{project_id}/image-ids.txt"
+    return f"{layout.work_prefix(request_id)}projects/{project_id}/image-ids.txt"
+
+
+async def clear_selector(
+    service: BlobServiceClient, store: ResultStore, request_id: str, fingerprinted: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The selector in clear, from the request's private work blob, checked against the fingerprints
+    the orchestration carries (history holds only those)."""
+    try:
+        private = await store.read_json(layout.private_request(request_id))
+    except ResourceNotFoundError:
+        raise SelectorUnavailable("the request's private selector is gone (the request already ended)") from None
+    clear = (private.get("scope") or {}).get("images")
+    fingerprinter = await fingerprints.load(service)
+    if not isinstance(clear, dict) or not fingerprinter.matches(fingerprinted, clear):
+        raise SelectorUnavailable("the request's private selector does not match its fingerprints")
+    return clear
 
 
 async def _matching(

@@ -14,7 +14,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from shared.intake import RUNNING, DurableClient, runtime_status
+from shared.intake import RUNNING, DurableClient, runtime_status, started_input
 from shared.orchestration import names
 from shared.results import layout
 
@@ -35,7 +35,7 @@ def describe(request_id: str, status: Any) -> dict[str, Any] | None:
     state = runtime_status(status)
     if state is None:
         return None
-    custom = _custom(status)
+    custom = custom_status(status)
     output = getattr(status, "output", None)
     request = _request(status)
     document: dict[str, Any] = {
@@ -59,7 +59,7 @@ def describe(request_id: str, status: Any) -> dict[str, Any] | None:
 async def read(client: DurableClient, request_id: str) -> dict[str, Any] | None:
     """The status document of a request (None: no such request), with per-resource progress while
     it works. Raises when the request's own status cannot be read (the caller answers 503)."""
-    status = await client.get_status(request_id)
+    status = await client.get_status(request_id, show_input=True)
     document = describe(request_id, status)
     if document is None or document["runtime_status"] not in RUNNING or document["phase"] not in WORK_PHASES:
         return document
@@ -84,7 +84,7 @@ async def _resource_progress(
 ) -> dict[str, Any]:
     resource_instance = names.resource_instance_id(request_id, resource)
     instance = await get_status(resource_instance)
-    custom = _custom(instance)
+    custom = custom_status(instance)
     running = [str(project_id) for project_id in custom.get("running", [])]
     projects = await asyncio.gather(
         *(get_status(names.project_instance_id(resource_instance, project_id)) for project_id in running)
@@ -96,24 +96,19 @@ async def _resource_progress(
         "projects_done": custom.get("projects_done", 0),
         "done": custom.get("done", {}),
         "running": [
-            {"project_id": project_id, **_custom(status)} for project_id, status in zip(running, projects, strict=True)
+            {"project_id": project_id, **custom_status(status)}
+            for project_id, status in zip(running, projects, strict=True)
         ],
     }
 
 
 def _request(status: Any) -> dict[str, Any]:
-    """The request the orchestration was started with (``{"request": ..., "settings": ...}``)."""
-    started = getattr(status, "input_", None) or {}
-    if isinstance(started, str):  # the extension hands back the input as the JSON text the client sent
-        try:
-            started = json.loads(started)
-        except ValueError:
-            return {}
-    request = started.get("request") if isinstance(started, dict) else None
+    """The request the orchestration was started with."""
+    request = started_input(status).get("request")
     return request if isinstance(request, dict) else {}
 
 
-def _custom(status: Any) -> dict[str, Any]:
+def custom_status(status: Any) -> dict[str, Any]:
     custom = getattr(status, "custom_status", None)
     if isinstance(custom, str):
         try:

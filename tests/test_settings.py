@@ -7,7 +7,7 @@ import json
 import pytest
 
 from shared.dsr_request import DsrRequest, parse_request
-from shared.intake import orchestration_input
+from shared.intake import fan_out
 from shared.settings import SettingsError, load_resources
 
 
@@ -52,10 +52,10 @@ def _request(kind: str) -> DsrRequest:
 
 
 def test_fan_out_widths_default_by_request_type_and_can_be_set() -> None:
-    assert orchestration_input(_request("export"), {})["settings"] == {"project_width": 2, "page_width": 8}
-    assert orchestration_input(_request("erase"), {})["settings"] == {"project_width": 4, "page_width": 8}
+    assert fan_out(_request("export"), {}) == {"project_width": 2, "page_width": 8}
+    assert fan_out(_request("erase"), {}) == {"project_width": 4, "page_width": 8}
     env = {"CVDSR_PROJECT_PARALLELISM": "3", "CVDSR_PAGE_PARALLELISM": "16"}
-    assert orchestration_input(_request("erase"), env)["settings"] == {"project_width": 3, "page_width": 16}
+    assert fan_out(_request("erase"), env) == {"project_width": 3, "page_width": 16}
 
 
 @pytest.mark.parametrize("value", ["abc", "0", "-2", "1.5", "65"])
@@ -64,7 +64,7 @@ def test_a_bad_width_setting_falls_back_to_the_default_and_says_so(
 ) -> None:
     env = {"CVDSR_PROJECT_PARALLELISM": value, "CVDSR_PAGE_PARALLELISM": value}
     with caplog.at_level("WARNING", logger="shared.intake"):
-        settings = orchestration_input(_request("export"), env)["settings"]
+        settings = fan_out(_request("export"), env)
     assert settings == {"project_width": 2, "page_width": 8}
     assert "CVDSR_PROJECT_PARALLELISM must be a whole number" in caplog.text
     assert "CVDSR_PAGE_PARALLELISM must be a whole number" in caplog.text

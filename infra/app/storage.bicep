@@ -123,6 +123,17 @@ resource resultsContainer 'Microsoft.Storage/storageAccounts/blobServices/contai
   }
 }
 
+// cvdsr's own state: the key of the HMAC fingerprints that stand for a person's identifiers in
+// orchestration history, request.json and certificates (shared/fingerprints.py). No lifecycle rule:
+// losing the key would make every repeat of an earlier request a conflict.
+resource stateContainer 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = {
+  parent: blobService
+  name: 'cvdsr-state'
+  properties: {
+    publicAccess: 'None'
+  }
+}
+
 // Write-once evidence (audit logs, erasure certificates): a container-level time-based retention
 // policy. Append blobs can still grow (allowProtectedAppendWrites); nothing can be overwritten or
 // deleted until auditRetentionDays after the last write. The policy is created unlocked; lock it once

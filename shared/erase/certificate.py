@@ -55,30 +55,6 @@ async def mutations(store: ResultStore, request_id: str) -> list[dict[str, Any]]
     return sorted(found, key=lambda entry: entry["time"] or "")
 
 
-def _fingerprint(value: str) -> str:
-    return "sha256:" + hashlib.sha256(value.encode()).hexdigest()[:16]
-
-
-def certificate_scope(scope: dict[str, Any] | None) -> dict[str, Any] | None:
-    """The request's scope with selector values replaced by fingerprints.
-
-    A tag name or metadata value chosen to find a person's images ("subject eq 'alice'") is itself
-    personal data; the certificate proves which selector was used without repeating it. Image ids
-    stay: they are what was deleted.
-    """
-    if not scope or not scope.get("images"):
-        return scope
-    images = scope["images"]
-    return {
-        **scope,
-        "images": {
-            "image_ids": images.get("image_ids", []),
-            "tag_names": [_fingerprint(name) for name in images.get("tag_names", [])],
-            "metadata": {key: _fingerprint(value) for key, value in (images.get("metadata") or {}).items()},
-        },
-    }
-
-
 def digest(body: dict[str, Any]) -> str:
     canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
     return hashlib.sha256(canonical).hexdigest()
@@ -101,7 +77,9 @@ async def write_certificate(
         "ticket": request.get("ticket"),
         "subject": request.get("subject"),
         "resources": request.get("resources"),
-        "scope": certificate_scope(request.get("scope")),
+        # Selector values and the subject reference are HMAC fingerprints from intake
+        # (shared/fingerprints.py): the certificate proves which selector was used without repeating it.
+        "scope": request.get("scope"),
         "status": status,
         "started_at": started_at,
         "issued_at": datetime.now(UTC).isoformat(),

@@ -5,7 +5,8 @@ Settings:
   the connection is ``<prefix>`` (a connection string, local) or ``<prefix>__fullyQualifiedNamespace``
   (managed identity, Azure). ``CVDSR_EVENTS_TOPIC`` (default ``dsr-events``). Off when unset.
 - ``CVDSR_EVENTS_QUEUE`` (default ``dsr-events``; ``""`` turns it off) on ``AzureWebJobsStorage``.
-- ``CVDSR_WEBHOOK_URL`` and/or the request's ``callback.webhook``, signed with ``CVDSR_WEBHOOK_SECRET``.
+- ``CVDSR_WEBHOOK_URL`` and/or the request's ``callback.webhook``, signed with ``CVDSR_WEBHOOK_SECRET``;
+  a request's callback is held to a ``CallbackPolicy`` (``shared/events/callbacks.py``).
 """
 
 from __future__ import annotations
@@ -19,14 +20,17 @@ import logging
 import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from shared.connections import expand_development_storage, setting
 from shared.customvision.redaction import redact_url
 
-from .cloudevent import CONTENT_TYPE
+from .cloudevent import CONTENT_TYPE, dedupe_key
+
+if TYPE_CHECKING:  # callbacks imports this module (for WebhookError); at run time only the objects are used
+    from .callbacks import CallbackPolicy, Resolver
 
 logger = logging.getLogger(__name__)
 
@@ -62,10 +66,15 @@ async def send_webhook(
     base_delay: float = 0.5,
     transport: httpx.AsyncBaseTransport | None = None,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    policy: CallbackPolicy | None = None,
+    resolver: Resolver | None = None,
 ) -> int:
     """POST the event, retrying 5xx, 429 and connection errors with jittered backoff; returns the status.
 
     Each attempt is signed afresh (new timestamp), so a receiver's replay window stays meaningful.
+    Redirects are never followed: a 3xx is a failure, not retried (it could point anywhere).
+    With a ``policy`` (a request's callback), each attempt resolves the host, refuses non-public
+    addresses (``CallbackRefused``, not retried) and connects to the address it checked.
     """
     body = event_body(event)
     shown = redact_url(url)
@@ -78,8 +87,14 @@ async def send_webhook(
                 SIGNATURE_HEADER: sign(secret, timestamp, body),
             }
             try:
-                response = await client.post(url, content=body, headers=headers)
-            except httpx.TransportError as error:
+                if policy is None:
+                    response = await client.post(url, content=body, headers=headers)
+                else:
+                    target = await policy.resolve(url, resolver)  # CallbackRefused propagates: no retry
+                    response = await client.post(
+                        target.url, content=body, headers=headers | target.headers, extensions=target.extensions
+                    )
+            except (httpx.TransportError, OSError) as error:  # OSError: a failed DNS lookup
                 outcome = type(error).__name__
             else:
                 if response.is_success:
@@ -100,7 +115,8 @@ class WebhookError(RuntimeError):
 
 
 async def send_servicebus(connection: Mapping[str, str], topic: str, event: Mapping[str, Any]) -> None:
-    """One message on the topic: ``message_id`` = ``{request_id}:{status}`` for duplicate detection,
+    """One message on the topic: ``message_id`` = ``{request_id}:{status}`` (a rejection adds its digest,
+    ``cloudevent.dedupe_key``) for duplicate detection,
     correlation id = ticket id, subject = event type, filterable application properties."""
     from azure.servicebus import ServiceBusMessage
     from azure.servicebus.aio import ServiceBusClient
@@ -109,7 +125,7 @@ async def send_servicebus(connection: Mapping[str, str], topic: str, event: Mapp
     ticket = data.get("ticket") or {}
     message = ServiceBusMessage(
         event_body(event),
-        message_id=f"{data['request_id']}:{data['status']}",
+        message_id=dedupe_key(data),
         correlation_id=ticket.get("id"),
         subject=event["type"],
         content_type=CONTENT_TYPE,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -20,14 +21,27 @@ def event_type(request_type: str | None, status: str) -> str:
     return f"cvdsr.{request_type}.{'failed' if status == 'failed' else 'completed'}"
 
 
+# The smallest channel is a Storage queue message: 64 KiB after base64, so 48 KiB of JSON. Every
+# event stays under it, whatever a request's errors hold.
+MAX_EVENT_BYTES = 46 * 1024
+
+
+def dedupe_key(data: Mapping[str, Any]) -> str:
+    """``{request_id}:{status}``, plus the rejection's digest for a rejection: each rejected message
+    under one id is its own event, while a request's outcome re-sent is the same event again. Service
+    Bus uses it as ``message_id`` (duplicate detection), the CloudEvent ``id`` is derived from it."""
+    key = f"{data['request_id']}:{data['status']}"
+    return f"{key}:{data['rejection_id']}" if data.get("rejection_id") else key
+
+
 def build_event(data: Mapping[str, Any], *, time: datetime | None = None) -> dict[str, Any]:
-    """A CloudEvent for a request's outcome. ``id`` is stable per request and status, so consumers can
-    de-duplicate a re-sent event the same way Service Bus does (``message_id``)."""
+    """A CloudEvent for a request's outcome. ``id`` is stable per request and status (delivery is at
+    least once: consumers de-duplicate on it, as Service Bus does on ``message_id``)."""
     request_id = str(data["request_id"])
     status = str(data["status"])
-    return {
+    event = {
         "specversion": "1.0",
-        "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"cvdsr:{request_id}:{status}")),
+        "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"cvdsr:{dedupe_key(data)}")),
         "source": SOURCE,
         "type": event_type(data.get("type"), status),
         "subject": request_id,
@@ -35,3 +49,16 @@ def build_event(data: Mapping[str, Any], *, time: datetime | None = None) -> dic
         "datacontenttype": "application/json",
         "data": dict(data),
     }
+    return _fitted(event)
+
+
+def _fitted(event: dict[str, Any]) -> dict[str, Any]:
+    """Drop errors from the end until the event fits ``MAX_EVENT_BYTES``; ``errors_omitted`` says how
+    many went (the manifest has them all)."""
+    errors = list(event["data"].get("errors") or [])
+    kept = len(errors)
+    while kept and len(json.dumps(event, ensure_ascii=False).encode()) > MAX_EVENT_BYTES:
+        kept //= 2
+        event["data"]["errors"] = errors[:kept]
+        event["data"]["errors_omitted"] = len(errors) - kept
+    return event

@@ -13,6 +13,7 @@ from shared.connections import blob_service, results_container, setting
 from shared.results.links import read_link
 
 from . import channels
+from .callbacks import CallbackPolicy, CallbackRefused
 from .cloudevent import build_event
 
 logger = logging.getLogger(__name__)
@@ -77,19 +78,27 @@ async def send_completion(
         encode = (setting("CVDSR_EVENTS_QUEUE_ENCODING", "base64", environ) or "base64") == "base64"
         delivery["queue"] = await _attempt(channels.send_queue(connection, queue, event, base64_encode=encode))
     secret = setting("CVDSR_WEBHOOK_SECRET", environ=environ)
-    urls = [setting("CVDSR_WEBHOOK_URL", environ=environ), (request.get("callback") or {}).get("webhook")]
-    for index, url in enumerate(dict.fromkeys(u for u in urls if u)):
+    operator = setting("CVDSR_WEBHOOK_URL", environ=environ)
+    callback = (request.get("callback") or {}).get("webhook")
+    policy = CallbackPolicy.from_settings(environ)
+    for index, url in enumerate(dict.fromkeys(u for u in (operator, callback) if u)):
         name = "webhook" if index == 0 else f"webhook{index + 1}"
         if not secret:
             delivery[name] = "error: CVDSR_WEBHOOK_SECRET is not set; webhooks are always signed"
             continue
-        delivery[name] = await _attempt(channels.send_webhook(url, secret, event))
+        # The operator's URL is trusted configuration (it may be a private endpoint in the VNet); a URL
+        # that came with the request is held to the callback policy.
+        checked = None if url == operator else policy
+        delivery[name] = await _attempt(channels.send_webhook(url, secret, event, policy=checked))
     return delivery
 
 
 async def _attempt(sending: Any) -> str:
     try:
         await sending
+    except CallbackRefused as error:  # the reason names the rule only, never the URL
+        logger.warning("request callback refused: %s", error.reason)
+        return f"error: refused: {error.reason}"
     except Exception as error:  # any channel failure is reported per channel; see send_completion
         logger.warning("event delivery failed: %s", type(error).__name__)
         return f"error: {type(error).__name__}"

@@ -6,6 +6,8 @@ from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
+from azure.storage.blob.aio import BlobServiceClient
+
 from shared.connections import blob_service, evidence_container, results_container, training_client
 from shared.customvision import TrainingClient
 from shared.results.audit import AuditTrail
@@ -18,6 +20,7 @@ class Step:
     client: TrainingClient
     store: ResultStore
     audit: AuditTrail
+    service: BlobServiceClient
 
 
 @asynccontextmanager
@@ -31,6 +34,6 @@ async def open_step(
         evidence = evidence_container(service, environ)
         async with training_client(resource, observer=audit.record, environ=environ) as client:
             try:
-                yield Step(request_id, client, ResultStore(container), audit)
+                yield Step(request_id, client, ResultStore(container), audit, service)
             finally:
                 await audit.flush(container, evidence)

@@ -16,6 +16,8 @@ EXPORT_PREDICTION_PAGES = "dsr_export_prediction_pages"
 COMMIT_JSONL = "dsr_commit_jsonl"
 FINALIZE_EXPORT = "dsr_finalize_export"
 SEND_COMPLETION = "dsr_send_completion"
+RECORD_FAILURE = "dsr_record_failure"
+REMOVE_WORK = "dsr_remove_work"
 
 ERASE_RESOURCE_ORCHESTRATOR = "dsr_erase_resource_orchestrator"
 ERASE_PROJECT_ORCHESTRATOR = "dsr_erase_project_orchestrator"
@@ -36,6 +38,8 @@ ERASE_ACCOUNT = "dsr_erase_account"
 
 
 # Sub-orchestration instance ids. The status endpoint finds a running request's progress by them.
+# ``:`` is outside the request id alphabet (``shared.dsr_request.is_request_id``): no request id can
+# equal one of these, and the status route refuses them.
 def resource_instance_id(request_id: str, resource: str) -> str:
     return f"{request_id}:{resource}"
 

@@ -5,21 +5,41 @@ from __future__ import annotations
 from typing import Any
 
 from . import names
-from .context import Orchestration, OrchestrationContext, activity
+from .context import Orchestration, OrchestrationContext, activity, failure_reason
 
 
 def run_request(context: OrchestrationContext) -> Orchestration:
-    """Record the request, run the work per resource, write the results, send the completion event.
+    """Run the request and announce how it ended, whatever happened: a request that fails still sends
+    ``cvdsr.<type>.failed`` (a terminated one is announced by the sweeper, ``shared.sweep``). The work
+    blobs (the clear selector, the selected ids) are removed once the outcome is out.
 
     The output is the outcome without any link or secret: a duplicate request re-sends the event from
     it, and the link is signed anew at sending time.
     """
     start: dict[str, Any] = context.get_input()
     request: dict[str, Any] = start["request"]
-    # Fan-out widths, read from app settings at intake so that replay never depends on the environment.
-    settings: dict[str, Any] = start.get("settings") or {}
-    request_id = request["request_id"]
     started_at = context.current_utc_datetime.isoformat()
+    try:
+        outcome = yield from _work(context, request, start.get("settings") or {}, started_at)
+    except Exception as error:  # an activity failed for good: the ticket must still hear of it
+        reason = failure_reason(error)
+        failure = {"request": request, "started_at": started_at, "reason": reason}
+        outcome = yield activity(context, names.RECORD_FAILURE, failure)
+    context.set_custom_status({"phase": "notifying", "due_at": request.get("due_at"), "status": outcome["status"]})
+    delivery = yield activity(context, names.SEND_COMPLETION, {"request": request, "outcome": outcome})
+    yield activity(context, names.REMOVE_WORK, {"request_id": request["request_id"]})
+    context.set_custom_status(
+        {"phase": "done", "due_at": request.get("due_at"), "status": outcome["status"], "counts": outcome["counts"]}
+    )
+    return {**outcome, "delivery": delivery}
+
+
+def _work(
+    context: OrchestrationContext, request: dict[str, Any], settings: dict[str, Any], started_at: str
+) -> Orchestration:
+    """Record the request, run the work per resource and write the results; returns the outcome.
+    ``settings`` holds the fan-out widths, read at intake so that replay never depends on the environment."""
+    request_id = request["request_id"]
     context.set_custom_status({"phase": "starting", "due_at": request.get("due_at")})
     yield activity(context, names.RECORD_REQUEST, {"request": request})
 
@@ -57,17 +77,13 @@ def run_request(context: OrchestrationContext) -> Orchestration:
                 yield from _erase_account(context, request, result)
 
     context.set_custom_status({"phase": "finalizing", "due_at": request.get("due_at")})
-    outcome = yield activity(
-        context,
-        names.FINALIZE_EXPORT if export else names.FINALIZE_ERASE,
-        {"request": request, "started_at": started_at, "resources": resource_results},
+    return (
+        yield activity(
+            context,
+            names.FINALIZE_EXPORT if export else names.FINALIZE_ERASE,
+            {"request": request, "started_at": started_at, "resources": resource_results},
+        )
     )
-    context.set_custom_status({"phase": "notifying", "due_at": request.get("due_at"), "status": outcome["status"]})
-    delivery = yield activity(context, names.SEND_COMPLETION, {"request": request, "outcome": outcome})
-    context.set_custom_status(
-        {"phase": "done", "due_at": request.get("due_at"), "status": outcome["status"], "counts": outcome["counts"]}
-    )
-    return {**outcome, "delivery": delivery}
 
 
 def _resources(request: dict[str, Any]) -> list[str]:

@@ -33,6 +33,26 @@ def erasure_certificate(request_id: str) -> str:
     return f"{request_id}/erasure-certificate.json"
 
 
+def ended(request_id: str) -> str:
+    """Written once when the sweeper announced a request that ended without announcing itself."""
+    return f"{request_id}/ended.json"
+
+
+def rejection(request_id: str, digest: str) -> str:
+    """A rejected repeat of an existing request id: recorded beside it, never over its manifest."""
+    return f"{request_id}/rejections/{digest}.json"
+
+
+def work_prefix(request_id: str) -> str:
+    """Blobs the work needs while it runs (the clear selector, selected ids); removed at the end."""
+    return f"{request_id}/work/"
+
+
+def private_request(request_id: str) -> str:
+    """The request as received, with the values that identify the person: only while it runs."""
+    return f"{request_id}/work/request.json"
+
+
 def data_prefix(request_id: str) -> str:
     return f"{request_id}/{DATA}/"
 

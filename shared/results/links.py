@@ -9,6 +9,7 @@ orchestration.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from urllib.parse import quote
 
 from azure.storage.blob import BlobSasPermissions, generate_blob_sas
 from azure.storage.blob.aio import BlobServiceClient
@@ -43,5 +44,6 @@ async def read_link(service: BlobServiceClient, container: str, blob: str, lifet
             expiry=expiry,
             start=now - timedelta(minutes=5),
         )
-    url = f"{service.url.rstrip('/')}/{container}/{blob}?{token}"
+    # The blob name is a path: each segment is percent-encoded, as the service decodes it once.
+    url = f"{service.url.rstrip('/')}/{container}/{quote(blob, safe='/')}?{token}"
     return url, expiry.isoformat().replace("+00:00", "Z")

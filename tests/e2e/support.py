@@ -217,6 +217,7 @@ def environment(
             "AzureWebJobsStorage": azurite.connection_string,
             "FUNCTIONS_WORKER_RUNTIME": "python",
             "CVDSR_TASK_HUB": hub,
+            "CVDSR_SWEEP_SCHEDULE": "0 */5 * * * *",
             "CUSTOMVISION__DEMO__ENDPOINT": sim.base_url,
             "CUSTOMVISION__DEMO__TRAININGKEY": TRAINING_KEY,
             "CUSTOMVISION__DEMO__ARMRESOURCEID": ARM_ACCOUNT,

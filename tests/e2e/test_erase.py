@@ -76,7 +76,7 @@ def test_whole_resource_erase_in_order_with_published_iterations(env: Environmen
 def test_listed_projects_only(env: Environment) -> None:
     before = ground_truth.account(env.simulator.base_url)
     target = next(pid for pid, p in before.items() if p["name"] == "Sandbox")
-    event = erase(env, "ERA-LIST-1", scope={"projects": [target], "images": None})
+    event = erase(env, "ERA-LIST-1", scope={"projects": [target], "images": None}, confirm="demo")
     assert event["data"]["status"] == "succeeded"
     after = ground_truth.account(env.simulator.base_url)
     assert set(after) == set(before) - {target}

@@ -135,7 +135,7 @@ def test_a_duplicate_of_a_finished_request_resends_the_event_without_work(env: E
         ({"schema_version": 1, "request_id": "REJ/ID", "type": "export", "resources": ["demo"]}, "$.request_id"),
         (
             {"schema_version": 1, "request_id": "REJ-RES", "type": "export", "resources": ["nope"]},
-            "'nope' is not a configured Custom Vision resource",
+            "$.resources[0]: not a configured Custom Vision resource",
         ),
         ({"schema_version": 1, "request_id": "REJ-CONFIRM", "type": "erase", "resources": ["demo"]}, "confirm"),
         (

@@ -128,7 +128,7 @@ def test_storage_queues_and_containers() -> None:
     queues = child_names(deployment, "Microsoft.Storage/storageAccounts/queueServices/queues", account)
     assert queues == {"dsr-requests", "dsr-requests-poison", "dsr-events"}
     containers = child_names(deployment, "Microsoft.Storage/storageAccounts/blobServices/containers", account)
-    assert containers == {"dsr-results", "dsr-audit", "app-package"}
+    assert containers == {"dsr-results", "dsr-audit", "app-package", "cvdsr-state"}
     for container in resources(deployment, "Microsoft.Storage/storageAccounts/blobServices/containers"):
         assert container.properties["publicAccess"] == "None"
 

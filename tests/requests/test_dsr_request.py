@@ -9,7 +9,14 @@ from typing import Any
 import jsonschema
 import pytest
 
-from shared.dsr_request import MAX_MESSAGE_BYTES, DsrRequest, RequestRejected, json_schema, parse_request
+from shared.dsr_request import (
+    MAX_MESSAGE_BYTES,
+    MAX_REASONS,
+    DsrRequest,
+    RequestRejected,
+    json_schema,
+    parse_request,
+)
 
 SCHEMA_FILE = Path(__file__).parents[2] / "shared" / "schemas" / "dsr-request.v1.schema.json"
 PROJECT = "0b2a3c4d-5e6f-4a0b-9c8d-7e6f5a4b3c2d"
@@ -85,20 +92,20 @@ def test_defaults_include_every_kind_and_all_projects() -> None:
         (request(resources=["contoso-prod"]), "$.resources[0]"),
         (request(resources=["contoso_prod", "CONTOSO_PROD"]), "each resource may be named once"),
         (request(type="delete"), "$.type"),
-        (request(request_id="PRIV/1"), "$.request_id: must be 1-100 characters"),
+        (request(request_id="PRIV/1"), "$.request_id: must be 1-100 letters, digits"),
         (request(request_id="PRIV#1"), "$.request_id"),
         (request(request_id="a?b"), "$.request_id"),
         (request(request_id="tab\there"), "$.request_id"),
         (request(request_id=""), "$.request_id"),
         (request(request_id="x" * 101), "$.request_id"),
-        (request(scope={"projects": ["not-a-uuid"]}), "$.scope.projects[0]: 'not-a-uuid' is not an id"),
+        (request(scope={"projects": ["not-a-uuid"]}), "$.scope.projects[0]: is not an id (a UUID)"),
         (request(scope={"projects": []}), "$.scope.projects"),
         (request(scope={"images": {}}), "an image selector needs"),
         (request(include=["everything"]), "$.include[0]"),
         (request(received_at="2026-11-01T09:00:00"), "$.received_at: Input should have timezone info"),
         (request(due_at="2026-10-01T09:00:00Z"), "due_at is before received_at"),
         (request(callback={"webhook": "ftp://x"}), "$.callback.webhook"),
-        (request(resources=["unknown_res"]), "'unknown_res' is not a configured Custom Vision resource"),
+        (request(resources=["unknown_res"]), "$.resources[0]: not a configured Custom Vision resource"),
     ],
 )
 def test_bad_requests_are_rejected_with_a_precise_reason(document: Any, reason: str) -> None:
@@ -120,6 +127,16 @@ def test_erase_does_not_include_the_account_unless_asked() -> None:
     assert "account" not in parsed.include
     assert not parsed.needs_confirmation
     assert "image_files" in parsed.include
+
+
+def test_erasing_listed_projects_needs_confirmation_like_all_of_them() -> None:
+    """Finding 7: listing every project id instead of "all" deleted every project unconfirmed."""
+    listed = request(type="erase", include=["projects"], scope={"projects": [PROJECT], "images": None})
+    assert "confirm" in reject(listed).reasons[0]
+    confirmed = parse_request(json.dumps({**listed, "confirm": "contoso_prod"}), configured_resources=CONFIGURED)
+    assert confirmed.needs_confirmation
+    # A dry run plans and deletes nothing: no confirmation needed to see the plan.
+    assert parse_request(json.dumps({**listed, "dry_run": True}), configured_resources=CONFIGURED)
 
 
 def test_account_wide_erase_needs_the_resource_names_as_confirmation() -> None:
@@ -167,3 +184,97 @@ def test_the_published_schema_agrees_with_the_parser_on_shape() -> None:
     ):
         assert not validator.is_valid(bad)
     assert DsrRequest.from_json_dict(request()).type == "export"
+
+
+@pytest.mark.parametrize(
+    "request_id",
+    [
+        ".",
+        "..",
+        "%2F",
+        "a%2Fb",
+        "%2e%2e",
+        "%41",
+        "a\u0085b",
+        "@orchestrator",
+        "-lead",
+        "VICT:demo",
+        "a b",
+        "\U0001f600",
+        "a\u200bb",
+        "a\u2028b",
+        "a\u202eb",
+        "\ufeffa",
+        "a\U0010ffffb",
+        "x" * 101,
+    ],
+)
+def test_request_ids_outside_the_strict_alphabet_are_rejected(request_id: str) -> None:
+    """Findings 4, 5 and 12 (issue 12 too): ids that alias, decode, collide or cannot be encoded."""
+    rejected = reject(request(request_id=request_id))
+    assert any(reason.startswith("$.request_id: must be 1-100 letters") for reason in rejected.reasons)
+    assert rejected.request_id is None
+    assert rejected.record_id.startswith("rejected-")
+
+
+@pytest.mark.parametrize("request_id", ["PRIV-2026-000123", "a", "A.b_c-1", "9" * 100, "r1.."])
+def test_request_ids_in_the_alphabet_are_kept_exactly(request_id: str) -> None:
+    assert parse_request(json.dumps(request(request_id=request_id)), configured_resources=CONFIGURED).request_id == (
+        request_id
+    )
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        (b"[" * 1000, "nested too deeply"),
+        (b"[" * 60_000, "nested too deeply"),
+        (b'{"schema_version": ' + b"1" * 4300 + b"}", "$.schema_version"),
+        (b'{"schema_version": 1, "request_id": "\\ud800"}', "unpaired UTF-16 surrogate"),
+        (b'{"ticket": {"id": "\\udfff"}}', "unpaired UTF-16 surrogate"),
+        (b"\xed\xa0\x80", "not UTF-8"),
+        (b"", "message is not JSON"),
+        (b"null", "must be a JSON object"),
+    ],
+)
+def test_hostile_bodies_are_rejected_not_raised(raw: bytes, reason: str) -> None:
+    """Finding 5: these raised (500 on HTTP, five retries and the poison queue on a queue)."""
+    rejected = reject(raw)
+    assert any(reason in text for text in rejected.reasons), rejected.reasons
+
+
+def test_a_str_with_a_lone_surrogate_is_rejected() -> None:
+    with pytest.raises(RequestRejected) as caught:
+        parse_request('{"request_id": "\ud800"}')
+    assert caught.value.reasons == ["message is not UTF-8"]
+
+
+@pytest.mark.parametrize("version", ["true", "1.0", "1e0", "false", "0"])
+def test_schema_version_must_be_the_integer_one(version: str) -> None:
+    """Finding 12: true, 1.0 and 1e0 compared equal to 1 and were accepted."""
+    raw = json.dumps(request()).replace('"schema_version": 1', f'"schema_version": {version}').encode()
+    assert any(text.startswith("$.schema_version") for text in reject(raw).reasons)
+
+
+def test_reasons_never_echo_the_values_they_reject() -> None:
+    """Finding 8: a pasted secret in projects and an email in image_ids reached logs, records, events."""
+    secret, email = "sk-live-51Hx9TOPSECRETvalue", "alice@example.com"
+    document = request(
+        scope={"projects": [secret], "images": {"image_ids": [email], "metadata": {"email": ""}}},
+        **{"type": "delete", secret.replace("-", "_"): 1, "Sneaky Key " + email: 2},
+    )
+    rejected = reject(document)
+    text = json.dumps(rejected.reasons)
+    for value in (secret, email, "delete", "Sneaky"):
+        assert value not in text
+    assert "$.scope.projects[0]: is not an id (a UUID)" in rejected.reasons
+    assert "$.scope.images.metadata.*: String should have at least 1 character" in rejected.reasons
+
+
+def test_reasons_are_capped_so_every_event_fits_every_channel() -> None:
+    """Finding 8: 6,000 bad ids gave a 406 KB manifest and an event too large for the queue."""
+    document = request(scope={"projects": "all", "images": {"image_ids": [str(i) for i in range(6000)]}})
+    rejected = reject(document)
+    assert len(rejected.reasons) == MAX_REASONS
+    assert rejected.reasons[-1] == "and 5981 more problems"
+    assert len(json.dumps(rejected.reasons)) < 8 * 1024

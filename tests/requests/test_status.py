@@ -22,7 +22,7 @@ class Instances:
         self.broken = broken
         self.asked: list[str] = []
 
-    async def get_status(self, instance_id: str) -> Any:
+    async def get_status(self, instance_id: str, *, show_input: bool = False) -> Any:
         self.asked.append(instance_id)
         if instance_id in self.broken:
             raise ConnectionError("the extension did not answer")
