@@ -28,7 +28,7 @@ from .errors import (
     UriExpiredError,
 )
 from .requester import ApiCall, CallObserver
-from .retry import NO_RETRY, RetryPolicy, parse_retry_after
+from .retry import RetryPolicy, parse_retry_after
 from .throttle import RateLimiter, shared_rate_limiter
 
 __all__ = [
@@ -38,7 +38,6 @@ __all__ = [
     "MAX_PREDICTION_IDS",
     "MAX_TAG_IDS",
     "MAX_TAKE",
-    "NO_RETRY",
     "APIConnectionError",
     "APIStatusError",
     "APITimeoutError",

@@ -29,7 +29,6 @@ from pydantic import BaseModel, TypeAdapter
 
 from .errors import BadRequestError, NotFoundError
 from .models import (
-    Domain,
     Export,
     Image,
     ImagePerformance,
@@ -38,7 +37,6 @@ from .models import (
     PredictionQueryResult,
     PredictionQueryToken,
     Project,
-    ProjectExport,
     StoredImagePrediction,
     Tag,
 )
@@ -197,19 +195,12 @@ class TrainingClient:
 
     # -- domains and projects ---------------------------------------------------------------------------
 
-    async def get_domains(self) -> list[Domain]:
-        return await self._get_list("GetDomains", "/domains", Domain)
-
     async def get_projects(self) -> list[Project]:
         """All projects (the API does not page this list; S0 allows at most 100)."""
         return await self._get_list("GetProjects", "/projects", Project)
 
     async def get_project(self, project_id: str) -> Project:
         return await self._get("GetProject", f"/projects/{project_id}", Project)
-
-    async def export_project(self, project_id: str) -> ProjectExport:
-        """Counts and an import token (not a data dump; the token is a credential-like handle)."""
-        return await self._get("ExportProject", f"/projects/{project_id}/export", ProjectExport)
 
     async def delete_project(self, project_id: str, *, missing_ok: bool = True) -> DeleteOutcome:
         return await self._delete("DeleteProject", f"/projects/{project_id}", missing_ok=missing_ok)
@@ -257,14 +248,6 @@ class TrainingClient:
             skip=skip,
         )
 
-    def iter_image_performance_pages(
-        self, project_id: str, iteration_id: str, *, page_size: int = MAX_TAKE
-    ) -> AsyncIterator[list[ImagePerformance]]:
-        return _pages(
-            lambda skip: self.get_image_performances(project_id, iteration_id, skip=skip, take=page_size),
-            page_size,
-        )
-
     async def get_image_performance_count(self, project_id: str, iteration_id: str) -> int:
         return await self._get_int(
             "GetImagePerformanceCount",
@@ -297,9 +280,6 @@ class TrainingClient:
     async def get_tags(self, project_id: str, *, iteration_id: str | None = None) -> list[Tag]:
         """Tags of the workspace, or of a trained iteration's snapshot."""
         return await self._get_list("GetTags", f"/projects/{project_id}/tags", Tag, iterationId=iteration_id)
-
-    async def get_tag(self, project_id: str, tag_id: str, *, iteration_id: str | None = None) -> Tag:
-        return await self._get("GetTag", f"/projects/{project_id}/tags/{tag_id}", Tag, iterationId=iteration_id)
 
     async def delete_tag(self, project_id: str, tag_id: str, *, missing_ok: bool = True) -> DeleteOutcome:
         return await self._delete("DeleteTag", f"/projects/{project_id}/tags/{tag_id}", missing_ok=missing_ok)
@@ -426,34 +406,6 @@ class TrainingClient:
             f"/projects/{project_id}/images/tagged/count",
             iterationId=iteration_id,
             tagIds=self._csv(tag_ids),
-        )
-
-    async def get_untagged_images(
-        self,
-        project_id: str,
-        *,
-        iteration_id: str | None = None,
-        order_by: OrderBy = "Oldest",
-        skip: int = 0,
-        take: int = MAX_TAKE,
-    ) -> list[Image]:
-        _check_take(take)
-        return await self._get_list(
-            "GetUntaggedImages",
-            f"/projects/{project_id}/images/untagged",
-            Image,
-            iterationId=iteration_id,
-            orderBy=order_by,
-            take=take,
-            skip=skip,
-        )
-
-    def iter_untagged_image_pages(
-        self, project_id: str, *, iteration_id: str | None = None, page_size: int = MAX_TAKE
-    ) -> AsyncIterator[list[Image]]:
-        return _pages(
-            lambda skip: self.get_untagged_images(project_id, iteration_id=iteration_id, skip=skip, take=page_size),
-            page_size,
         )
 
     async def get_untagged_image_count(self, project_id: str, *, iteration_id: str | None = None) -> int:

@@ -38,14 +38,6 @@ class BoundingBox(ApiModel):
     height: float
 
 
-class Domain(ApiModel):
-    id: str
-    name: str | None = None
-    type: str | None = None
-    exportable: bool | None = None
-    enabled: bool | None = None
-
-
 class ProjectSettings(ApiModel):
     domain_id: str | None = None
     classification_type: str | None = None
@@ -174,15 +166,6 @@ class Export(ApiModel):
     download_uri: str | None = None
     flavor: str | None = None
     newer_version_available: bool | None = None
-
-
-class ProjectExport(ApiModel):
-    iteration_count: int | None = None
-    image_count: int | None = None
-    tag_count: int | None = None
-    region_count: int | None = None
-    estimated_import_time_in_ms: int | None = Field(default=None, alias="estimatedImportTimeInMS")
-    token: str | None = None
 
 
 class StoredImagePrediction(ApiModel):

@@ -12,9 +12,6 @@ REDACTED = "REDACTED"
 
 # Query parameters that are credentials in Azure URLs (SAS signature, ARM/REST keys and tokens).
 _SECRET_QUERY_PARAMS = frozenset({"sig", "signature", "code", "key", "subscription-key", "token", "access_token"})
-SENSITIVE_HEADERS = frozenset(
-    {"training-key", "prediction-key", "ocp-apim-subscription-key", "authorization", "x-cvdsr-signature"}
-)
 
 
 # Query parameters whose values are personal data rather than credentials: a metadata ``$filter`` names
@@ -32,8 +29,3 @@ def redact_url(url: str, also: frozenset[str] = frozenset()) -> str:
         for name, value in parse_qsl(parts.query, keep_blank_values=True)
     ]
     return urlunsplit(parts._replace(query=urlencode(query, safe=",")))
-
-
-def redact_headers(headers: dict[str, str]) -> dict[str, str]:
-    """A copy of ``headers`` with sensitive values replaced, for DEBUG logging."""
-    return {name: REDACTED if name.lower() in SENSITIVE_HEADERS else value for name, value in headers.items()}

@@ -33,10 +33,6 @@ def images_jsonl_path(request_id: str, project_id: str, iteration_id: str | None
     return layout.iteration_file(request_id, project_id, iteration_id, "images.jsonl")
 
 
-def page_count(total: int, page_size: int = MAX_TAKE) -> int:
-    return (total + page_size - 1) // page_size
-
-
 async def export_image_page(
     step: Step,
     project_id: str,
