@@ -1,4 +1,4 @@
-"""The request message, schema version 1 (DESIGN §4): parsing, validation, and precise rejections.
+"""The request message, schema version 1 (README "Sending a request"): parsing, validation, and precise rejections.
 
 Every intake channel (Storage queue, Service Bus queue, HTTP) hands the raw body to ``parse_request``.
 A bad message raises ``RequestRejected`` with reasons that point at the offending field; it is never

@@ -1,4 +1,4 @@
-"""``GET /api/requests/{request_id}`` and ``cvdsr status``: what a request is doing (DESIGN §7).
+"""``GET /api/requests/{request_id}`` and ``cvdsr status``: what a request is doing (README "Status").
 
 The request's own orchestration knows its phase; the counts live further down, in the custom status
 of the per-resource orchestrations (projects done, counts of finished projects, which projects run)

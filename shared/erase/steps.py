@@ -1,4 +1,4 @@
-"""The erase steps, in the order the API accepts (DESIGN §3, issue "Erase requests"):
+"""The erase steps, in the order the API accepts (README "What an erase does"):
 
 unpublish every published iteration → delete images (from every iteration) → wait until the
 background deletion is done → delete stored predictions → delete tags → delete iterations → delete

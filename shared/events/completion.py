@@ -1,4 +1,4 @@
-"""Sending a request's outcome on every configured channel (DESIGN §6)."""
+"""Sending a request's outcome on every configured channel (README "Completion event")."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """``manifest.json``: what the export holds, every file with its size and digest, and whether the
-exported counts match the API's own counts (DESIGN §5: completeness is checked, not assumed)."""
+exported counts match the API's own counts (completeness is checked, not assumed)."""
 
 from __future__ import annotations
 

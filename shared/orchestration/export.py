@@ -1,4 +1,4 @@
-"""Export orchestration: request → resources → projects → pages (DESIGN §1, §3).
+"""Export orchestration: request → resources → projects → pages (README "Architecture", "What an export writes").
 
 History carries only ids, counts, page numbers, blob paths and continuation tokens.
 """

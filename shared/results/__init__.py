@@ -1,1 +1,1 @@
-"""Where a request's results go in Blob Storage (DESIGN §5) and how they are written."""
+"""Where a request's results go in Blob Storage (README "What an export writes") and how they are written."""

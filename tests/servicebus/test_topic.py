@@ -1,4 +1,4 @@
-"""Topic and subscription behaviour of the peer, as cvdsr publishes completion events (DESIGN §6)."""
+"""Topic and subscription behaviour of the peer, as cvdsr publishes completion events (README "Completion event")."""
 
 from __future__ import annotations
 
