@@ -1,1 +1,2 @@
-"""Completion events (README "Completion event"): CloudEvents 1.0 on Service Bus, a Storage queue, and a signed webhook."""
+"""Completion events (README "Completion event"): CloudEvents 1.0 on Service Bus, a Storage queue, a
+signed webhook."""

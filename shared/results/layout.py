@@ -1,4 +1,5 @@
-"""Blob names of a request's results (README "What an export writes"). One place, so writers, the manifest and docs agree.
+"""Blob names of a request's results (README "What an export writes"). One place, so writers, the
+manifest and docs agree.
 
 Every name is deterministic from the request and the item's ids: a step re-run after a crash
 overwrites the same blobs instead of adding copies.
