@@ -18,7 +18,7 @@ _COMMANDS: dict[str, tuple[str, str, str, str]] = {
     "submit": ("local.requests_cli", "add_submit_arguments", "run_submit", "send an export or erase request"),
     "status": ("local.requests_cli", "add_status_arguments", "run_status", "print a request's status"),
     "demo": ("local.demo", "add_arguments", "run_from_args", "run an export and an erase end to end, locally"),
-    "bench": ("local.bench", "add_arguments", "run_from_args", "benchmark an export or erase against its bound"),
+    "bench": ("local.bench.cli", "add_arguments", "run_from_args", "benchmark an export or erase against its bound"),
 }
 
 

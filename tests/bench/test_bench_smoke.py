@@ -1,4 +1,4 @@
-"""Smoke tests of ``cvdsr bench`` (local/bench.py) on tiny accounts: the code path runs end to end and
+"""Smoke tests of ``cvdsr bench`` (local/bench/) on tiny accounts: the code path runs end to end and
 reports sane figures. These test the benchmark's code, not cvdsr's speed: nothing here asserts a time."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from local import bench
+from local.bench import bound, cli, options, report
 
 pytestmark = pytest.mark.slow
 
@@ -34,7 +34,7 @@ FIGURES = {
 
 
 def run_json(capsys: pytest.CaptureFixture[str], *argv: str) -> dict[str, Any]:
-    code = bench.main([*argv, "--json", "--timeout", "45"])
+    code = cli.main([*argv, "--json", "--timeout", "45"])
     out, err = capsys.readouterr()
     assert code == 0, err
     figures: dict[str, Any] = json.loads(out)
@@ -131,7 +131,7 @@ def test_text_report_names_every_ratio() -> None:
         },
         "ratio_to_baseline": 0.5,
     }
-    text = bench.render(figures)
+    text = report.render(figures)
     for expected in (
         "wall / bound",
         "1.50x",
@@ -160,13 +160,13 @@ def test_counting_and_seeds() -> None:
         Entry("/_blobs/images/x", 200),
         Entry("/_simulator/summary", 200),
     ]
-    assert bench.count_calls(entries) == {
+    assert bound.count_calls(entries) == {
         "api_calls": 2,
         "api_calls_4xx": 1,
         "throttled_429": 1,
         "server_errors": 2,
         "downloads": 1,
     }
-    assert bench.default_small_seed("synthetic:5:10000") == "synthetic:5:2000"
-    assert bench.default_small_seed("demo") is None
-    assert bench.seed_images("synthetic:5:10000") == 50_000
+    assert options.default_small_seed("synthetic:5:10000") == "synthetic:5:2000"
+    assert options.default_small_seed("demo") is None
+    assert options.seed_images("synthetic:5:10000") == 50_000
