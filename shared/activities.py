@@ -134,7 +134,8 @@ async def record_failure(payload: dict[str, Any]) -> dict[str, Any]:
 async def remove_work(payload: dict[str, Any]) -> dict[str, Any]:
     """The request's work blobs (the clear selector, selected ids) go once the outcome is out."""
     async with blob_service() as service:
-        return {"removed": await endings.remove_work(ResultStore(results_container(service)), payload["request_id"])}
+        store = ResultStore(results_container(service))
+        return {"removed": await endings.remove_work(service, store, payload["request_id"])}
 
 
 async def send_completion_event(payload: dict[str, Any]) -> dict[str, str]:

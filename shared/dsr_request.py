@@ -47,8 +47,13 @@ ALL_KINDS: tuple[DataKind, ...] = get_args(DataKind)
 # strict alphabet keeps all three exact: nothing a URL decodes (``%41`` is not ``A``), nothing the
 # Durable extension refuses (a leading ``@``), no ``.``/``..`` folders, and never the ``:`` that
 # sub-orchestration ids use (``names.resource_instance_id``), so no request can forge or collide with one.
-REQUEST_ID_RULE = "must be 1-100 letters, digits, '-', '_' or '.', starting with a letter or digit"
-_REQUEST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+# An id does not end with "." (some storage clients trim it, so "abc." and "abc" would share a folder)
+# and does not start with "rejected-", the prefix of rejection records of messages without a usable id.
+REQUEST_ID_RULE = (
+    "must be 1-100 letters, digits, '-', '_' or '.', starting with a letter or digit, not ending with '.',"
+    " and not starting with 'rejected-'"
+)
+_REQUEST_ID = re.compile(r"(?!rejected-)[A-Za-z0-9](?:[A-Za-z0-9._-]{0,98}[A-Za-z0-9_-])?")
 _RESOURCE_NAME = r"^[A-Za-z0-9_]{1,64}$"
 # Rejection reasons go to logs, records and events: few, short, and never the rejected values.
 MAX_REASONS = 20
@@ -308,12 +313,14 @@ def _reasons(error: ValidationError) -> list[str]:
     for item in error.errors(include_url=False, include_input=False, include_context=False):
         unknown = item["type"] == "extra_forbidden"
         parts: list[str | int] = []
-        for index, part in enumerate(item["loc"]):
+        for part in item["loc"]:
             if isinstance(part, int):
                 parts.append(part)
             elif not re.search(r"[\[(]", part):  # union branches add type names ("literal['all']"): drop them
                 # An unknown field is named when it looks like a field name (a typo is the usual case).
-                named = part in _FIELDS or (unknown and index == len(item["loc"]) - 1 and _FIELD_LIKE.fullmatch(part))
+                # Unknown keys of the schema's own objects are meant as field names (a typo, usually);
+                # metadata keys, the one free-form map, never reach this branch.
+                named = part in _FIELDS or (unknown and part == item["loc"][-1] and _FIELD_LIKE.fullmatch(part))
                 parts.append(part if named else "*")
         location = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in parts)
         message = "unknown field" if unknown else item["msg"].removeprefix("Value error, ")

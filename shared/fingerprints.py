@@ -7,8 +7,9 @@ request (orchestration history, ``request.json``, the certificate, events) holds
 fingerprints instead. Unkeyed hashes would not do: ``sha256("alice")`` is a dictionary look-up away.
 
 The same key makes a request's *binding*: a fingerprint of everything that decides what the request
-does (type, resources, scope, include, flags, callback). A request id names exactly one request: a
-repeat whose binding differs is a conflict, not a duplicate.
+does (type, resources, scope, include, flags, callback; a field added later that changes what a
+request does belongs in ``BOUND_FIELDS``). A request id names exactly one request: a repeat whose
+binding differs is a conflict, not a duplicate.
 
 The key is ``CVDSR_FINGERPRINT_KEY`` (in Azure a Key Vault reference) or, when unset, 32 random bytes
 created once in the state container (``CVDSR_STATE_CONTAINER``, default ``cvdsr-state``), which has no
@@ -39,12 +40,10 @@ BOUND_FIELDS = (
     "resources",
     "scope",
     "include",
-    "formats",
     "dry_run",
     "confirm",
     "export_zip",
     "delete_affected_iterations",
-    "retrain",
     "callback",
 )
 

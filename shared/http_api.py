@@ -15,6 +15,7 @@ from typing import Any
 from shared import intake, status
 from shared.caller_policy import Caller
 from shared.dsr_request import REQUEST_ID_RULE, is_request_id
+from shared.instances import DurableClient
 
 logger = logging.getLogger(__name__)
 
@@ -30,7 +31,7 @@ def _retry_later(what: str) -> Answer:
     return Answer(503, {"error": f"{what} unavailable, retry"}, {"Retry-After": "1"})
 
 
-async def submit_request(body: bytes, headers: Mapping[str, str], client: intake.DurableClient) -> Answer:
+async def submit_request(body: bytes, headers: Mapping[str, str], client: DurableClient) -> Answer:
     try:
         result = await intake.submit(body, client, channel="http", caller=Caller.from_headers(headers))
     except Exception as error:  # the platform failed, not the request: the caller may send it again
@@ -41,7 +42,7 @@ async def submit_request(body: bytes, headers: Mapping[str, str], client: intake
     return Answer(202, result.to_json(), {"Location": f"/api/requests/{result.request_id}"})
 
 
-async def request_status(request_id: str, client: intake.DurableClient) -> Answer:
+async def request_status(request_id: str, client: DurableClient) -> Answer:
     # Exact ids only: no sub-orchestration (``id:resource``), nothing a decoder would turn into another id.
     if not is_request_id(request_id):
         return Answer(400, {"error": f"not a request id: {REQUEST_ID_RULE}"})

@@ -6,38 +6,34 @@ message is rejected here, recorded and announced, and never reaches the Custom V
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
-from shared import fingerprints
+from azure.storage.blob.aio import BlobServiceClient
+
+from shared import claims, endings, fingerprints
 from shared.caller_policy import Caller, CallerPolicy
 from shared.connections import blob_service, results_container, setting
 from shared.dsr_request import DsrRequest, RequestRejected, parse_request
 from shared.events.callbacks import CallbackPolicy
 from shared.events.cloudevent import build_event
 from shared.events.completion import deliver_outcome, send_completion
+from shared.instances import RUNNING, DurableClient, runtime_status, started_input
 from shared.orchestration.names import REQUEST_ORCHESTRATOR
+from shared.outcomes import failure_outcome, final_status, from_manifest
 from shared.results import layout
 from shared.results.store import ResultStore
 from shared.settings import load_resources
 
 logger = logging.getLogger(__name__)
 
-RUNNING = {"Pending", "Running", "ContinuedAsNew", "Suspended"}
-
-
-class DurableClient(Protocol):
-    """What intake needs of ``azure.durable_functions.DurableOrchestrationClient``."""
-
-    async def get_status(self, instance_id: str, *, show_input: bool = False) -> Any: ...
-
-    async def start_new(
-        self, orchestration_function_name: str, instance_id: str | None = None, client_input: Any = None
-    ) -> str: ...
+CONFLICT = (
+    "request_id: names an existing request that differs from this one "
+    "(type, resources, scope, include, flags or callback); use a new request_id"
+)
 
 
 @dataclass(frozen=True)
@@ -48,14 +44,6 @@ class IntakeResult:
 
     def to_json(self) -> dict[str, Any]:
         return {"outcome": self.outcome, "request_id": self.request_id, "reasons": list(self.reasons)}
-
-
-def runtime_status(status: Any) -> str | None:
-    """The status name of a ``DurableOrchestrationStatus`` (None when there is no such instance)."""
-    value = getattr(status, "runtime_status", None)
-    if value is None:
-        return None
-    return str(getattr(value, "value", value))
 
 
 async def submit(raw: bytes, client: DurableClient, *, channel: str, caller: Caller | None = None) -> IntakeResult:
@@ -72,66 +60,93 @@ async def submit(raw: bytes, client: DurableClient, *, channel: str, caller: Cal
         await record_rejection(rejection, client)
         return IntakeResult("rejected", rejection.record_id, tuple(rejection.reasons))
 
+    request_id = request.request_id
     async with blob_service() as service:
         fingerprinter = await fingerprints.load(service)
         store = ResultStore(results_container(service))
         clear = request.to_json()
         binding = fingerprinter.binding(clear)
-        existing = await client.get_status(request.request_id, show_input=True)
-        if runtime_status(existing) is None:
-            await store.ensure_container()
-            # The values that identify the person stay out of history: the work reads them from here.
-            await store.put_json(layout.private_request(request.request_id), clear)
-            started = orchestration_input(fingerprinter.request(clear), binding, fan_out(request))
-            try:
-                await client.start_new(REQUEST_ORCHESTRATOR, request.request_id, started)
-            except Exception as error:
-                # Two deliveries raced past the status check: the extension refuses the second
-                # start (409, "already exists"). Which request won decides what this one is.
-                if "already exists" not in str(error):
-                    raise
-                existing = await client.get_status(request.request_id, show_input=True)
-            else:
-                logger.info("request %s started from %s", request.request_id, channel)
-                return IntakeResult("started", request.request_id)
-    return await _repeat(request, binding, existing, raw, client, channel)
+        existing = await client.get_status(request_id, show_input=True)
+        if runtime_status(existing) is not None:
+            return await _repeat(request, binding, _binding_of(existing, fingerprinter), existing, raw, client, channel)
+        # No instance: the claim decides whose id this is, whatever else is delivered at this moment.
+        held = await claims.holder(service, request_id)
+        if held is None and await final_status(store, request_id) is not None:
+            held = "(a request from before claims were kept)"  # its binding cannot be compared: refuse
+        if held is None:
+            held = await claims.claim(service, request_id, binding)
+        if held != binding:
+            return await _conflict(request, raw, client, channel)
+        if await final_status(store, request_id) is not None:
+            # The same request, finished, its history gone (purged, or another task hub): re-send.
+            kept = await store.read_json(layout.request_json(request_id))
+            await _resend(kept, await from_manifest(store, request_id))
+            return IntakeResult("resent", request_id)
+        await store.ensure_container()
+        # The values that identify the person stay out of history: the work reads them from here.
+        await store.put_json(layout.private_request(request_id), clear)
+        await claims.mark_open(service, request_id)
+        started = orchestration_input(fingerprinter.request(clear), binding, fan_out(request))
+        try:
+            await client.start_new(REQUEST_ORCHESTRATOR, request_id, started)
+        except Exception as error:
+            if "already exists" not in str(error):
+                # Nothing started: nothing may keep the person's values. A redelivery claims nothing
+                # new (the claim is its own) and starts again.
+                await endings.remove_work(service, store, request_id)
+                raise
+            # A concurrent delivery of this same request (same claim) started it first.
+            existing = await client.get_status(request_id, show_input=True)
+            return await _repeat(request, binding, _binding_of(existing, fingerprinter), existing, raw, client, channel)
+    logger.info("request %s started from %s", request_id, channel)
+    return IntakeResult("started", request_id)
+
+
+def _binding_of(status: Any, fingerprinter: fingerprints.Fingerprinter) -> str | None:
+    original = started_input(status)
+    if original.get("binding"):
+        return str(original["binding"])
+    # Started before bindings were kept: its input holds the request in clear.
+    request = original.get("request")
+    return fingerprinter.binding(request) if isinstance(request, dict) else None
 
 
 async def _repeat(
-    request: DsrRequest, binding: str, existing: Any, raw: bytes, client: DurableClient, channel: str
+    request: DsrRequest,
+    binding: str,
+    original_binding: str | None,
+    existing: Any,
+    raw: bytes,
+    client: DurableClient,
+    channel: str,
 ) -> IntakeResult:
     """A request id that names an existing request: the same request delivered again, or a conflict."""
-    original = started_input(existing)
-    if original.get("binding") != binding:
-        rejection = RequestRejected(
-            [
-                "request_id: names an existing request that differs from this one "
-                "(type, resources, scope, include, flags or callback); use a new request_id"
-            ],
-            request_id=request.request_id,
-            raw=raw,
-        )
-        logger.warning("request %s from %s conflicts with the request of that id", request.request_id, channel)
-        await record_rejection(rejection, client, conflict=True)
-        return IntakeResult("rejected", request.request_id, tuple(rejection.reasons))
+    if original_binding != binding:
+        return await _conflict(request, raw, client, channel)
     if runtime_status(existing) in RUNNING:
         logger.info("request %s is already running; duplicate from %s ignored", request.request_id, channel)
         return IntakeResult("already_running", request.request_id)
     # Finished before (completed, failed or terminated): never redo the work, re-send the outcome,
     # to the channels the original named: the repeat's own callback is never trusted with it.
-    await resend_completion(original.get("request") or {}, existing)
+    original = started_input(existing).get("request") or {}
+    outcome = getattr(existing, "output", None)
+    if not isinstance(outcome, dict) or "status" not in outcome:
+        state = runtime_status(existing) or "unknown"
+        outcome = failure_outcome(original, None, f"the request ended as {state}")
+    await _resend(original, outcome)
     return IntakeResult("resent", request.request_id)
 
 
-def started_input(status: Any) -> dict[str, Any]:
-    """The orchestration input an instance was started with (``{"request", "binding", "settings"}``)."""
-    started = getattr(status, "input_", None) or {}
-    if isinstance(started, str):  # the extension hands the input back as the JSON text the client sent
-        try:
-            started = json.loads(started)
-        except ValueError:
-            return {}
-    return started if isinstance(started, dict) else {}
+async def _conflict(request: DsrRequest, raw: bytes, client: DurableClient, channel: str) -> IntakeResult:
+    rejection = RequestRejected([CONFLICT], request_id=request.request_id, raw=raw)
+    logger.warning("request %s from %s conflicts with the request of that id", request.request_id, channel)
+    await record_rejection(rejection, client, conflict=True)
+    return IntakeResult("rejected", request.request_id, tuple(rejection.reasons))
+
+
+async def _resend(original: Mapping[str, Any], outcome: Mapping[str, Any] | None) -> None:
+    if outcome is not None:
+        await deliver_outcome(original, outcome)
 
 
 # Projects per resource at once. An export holds image files in flight, so fewer; an erase's steps are
@@ -173,18 +188,6 @@ def _width(name: str, default: int, environ: Mapping[str, str] | None) -> int:
     return width
 
 
-async def resend_completion(request: Mapping[str, Any], status: Any) -> None:
-    outcome = getattr(status, "output", None)
-    if not isinstance(outcome, dict) or "status" not in outcome:
-        state = runtime_status(status) or "unknown"
-        outcome = {
-            "request_id": request["request_id"],
-            "status": "failed",
-            "errors": [{"kind": "orchestration", "error": f"the request ended as {state}"}],
-        }
-    await deliver_outcome(request, outcome)
-
-
 async def record_rejection(rejection: RequestRejected, client: DurableClient, *, conflict: bool = False) -> None:
     """A result record and a ``cvdsr.request.rejected`` event. The body is not stored: a rejected
     message may hold anything, including personal data or secrets pasted by mistake.
@@ -204,7 +207,7 @@ async def record_rejection(rejection: RequestRejected, client: DurableClient, *,
         store = ResultStore(results_container(service))
         await store.ensure_container()
         path = layout.manifest(rejection.record_id)
-        if conflict or (rejection.request_id and await _names_a_request(store, client, rejection.request_id)):
+        if conflict or (rejection.request_id and await _names_a_request(service, store, client, rejection.request_id)):
             path = layout.rejection(rejection.record_id, rejection.digest)
         await store.put_json(path, record)
     data = {
@@ -231,8 +234,9 @@ async def record_rejection(rejection: RequestRejected, client: DurableClient, *,
     await send_completion(build_event(data), {})
 
 
-async def _names_a_request(store: ResultStore, client: DurableClient, request_id: str) -> bool:
-    if runtime_status(await client.get_status(request_id)) is not None:
+async def _names_a_request(
+    service: BlobServiceClient, store: ResultStore, client: DurableClient, request_id: str
+) -> bool:
+    if runtime_status(await client.get_status(request_id)) is not None or await claims.holder(service, request_id):
         return True
-    path = layout.manifest(request_id)
-    return await store.exists(path) and (await store.read_json(path)).get("status") != "rejected"
+    return await final_status(store, request_id) is not None

@@ -9,12 +9,11 @@ and of the projects running now (step, pages done of how many, counts so far). W
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from shared.intake import RUNNING, DurableClient, runtime_status, started_input
+from shared.instances import RUNNING, StatusClient, custom_status, runtime_status, started_input
 from shared.orchestration import names
 from shared.results import layout
 
@@ -56,7 +55,7 @@ def describe(request_id: str, status: Any) -> dict[str, Any] | None:
     return document
 
 
-async def read(client: DurableClient, request_id: str) -> dict[str, Any] | None:
+async def read(client: StatusClient, request_id: str) -> dict[str, Any] | None:
     """The status document of a request (None: no such request), with per-resource progress while
     it works. Raises when the request's own status cannot be read (the caller answers 503)."""
     status = await client.get_status(request_id, show_input=True)
@@ -106,16 +105,6 @@ def _request(status: Any) -> dict[str, Any]:
     """The request the orchestration was started with."""
     request = started_input(status).get("request")
     return request if isinstance(request, dict) else {}
-
-
-def custom_status(status: Any) -> dict[str, Any]:
-    custom = getattr(status, "custom_status", None)
-    if isinstance(custom, str):
-        try:
-            custom = json.loads(custom)
-        except ValueError:
-            return {}
-    return custom if isinstance(custom, dict) else {}
 
 
 def summary(document: dict[str, Any]) -> str:

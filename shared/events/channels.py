@@ -21,6 +21,7 @@ import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -77,7 +78,9 @@ async def send_webhook(
     addresses (``CallbackRefused``, not retried) and connects to the address it checked.
     """
     body = event_body(event)
-    shown = redact_url(url)
+    # A request's callback URL may carry its own secret in the path: only its host is ever shown.
+    # The operator's configured URL is shown without its query's credentials.
+    shown = redact_url(url) if policy is None else f"request callback on {urlsplit(url).hostname or '?'}"
     async with httpx.AsyncClient(timeout=15.0, transport=transport, follow_redirects=False) as client:
         for attempt in range(1, attempts + 1):
             timestamp = str(int(time.time()))

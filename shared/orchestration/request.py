@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from . import names
 from .context import Orchestration, OrchestrationContext, activity, failure_reason
+
+logger = logging.getLogger(__name__)
 
 
 def run_request(context: OrchestrationContext) -> Orchestration:
@@ -27,7 +30,13 @@ def run_request(context: OrchestrationContext) -> Orchestration:
         outcome = yield activity(context, names.RECORD_FAILURE, failure)
     context.set_custom_status({"phase": "notifying", "due_at": request.get("due_at"), "status": outcome["status"]})
     delivery = yield activity(context, names.SEND_COMPLETION, {"request": request, "outcome": outcome})
-    yield activity(context, names.REMOVE_WORK, {"request_id": request["request_id"]})
+    try:
+        yield activity(context, names.REMOVE_WORK, {"request_id": request["request_id"]})
+    except Exception as error:  # the outcome is out: a failed clean-up is the sweeper's to finish
+        if not context.is_replaying:
+            logger.warning(
+                "request %s: work blobs left for the sweeper: %s", request["request_id"], failure_reason(error)
+            )
     context.set_custom_status(
         {"phase": "done", "due_at": request.get("due_at"), "status": outcome["status"], "counts": outcome["counts"]}
     )
