@@ -43,7 +43,7 @@ test: lint typecheck pytest
 # host, >= 20 SIGKILLs across exports and erases with faults and 429 storms, the secret scan; it prints
 # its figures. make test runs a deterministic slice of it.
 proof: install
-	CVDSR_PROOF=full $(BIN)/pytest tests/proof -n0 -p no:cacheprovider
+	CVDSR_PROOF=full $(BIN)/pytest tests/proof -n0 -p no:cacheprovider --timeout=3600
 
 demo: install
 	$(BIN)/cvdsr demo

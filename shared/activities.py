@@ -1,4 +1,5 @@
-"""The activities' bodies: plain async functions from a JSON-able dict to a JSON-able dict.
+"""The activities' bodies: from a JSON-able dict to a JSON-able dict, each opened by the activity
+layer (``shared.step``: ``in_step`` for work on a resource, ``with_store`` for storage only).
 
 ``functions/activities.py`` binds each to an ``activity_trigger`` in one line. Inputs and outputs are
 what passes through orchestration history: ids, counts, page numbers, paths, never data.
@@ -7,6 +8,8 @@ what passes through orchestration history: ids, counts, page numbers, paths, nev
 from __future__ import annotations
 
 from typing import Any
+
+from azure.storage.blob.aio import BlobServiceClient
 
 from shared import endings
 from shared.arm import ArmClient, ArmError
@@ -18,77 +21,76 @@ from shared.erase.finalize import finalize_erase
 from shared.events.completion import deliver_outcome
 from shared.export import images, performance, predictions, project
 from shared.export.finalize import finalize_export
-from shared.export.step import open_step
 from shared.results import layout
 from shared.results.audit import AuditTrail
 from shared.results.store import ResultStore
 from shared.selection import clear_selector, select_images
 from shared.settings import load_resources
+from shared.step import Payload, Step, in_step, with_store
 
 
-async def record_request(payload: dict[str, Any]) -> dict[str, Any]:
-    """``request.json``: the validated request, as the work was done for it."""
+@with_store
+async def record_request(service: BlobServiceClient, store: ResultStore, payload: Payload) -> dict[str, Any]:
+    """``request.json``: the validated request (fingerprinted, as history holds it) the work was done for."""
     request = DsrRequest.from_json_dict(payload["request"])
-    async with blob_service() as service:
-        store = ResultStore(results_container(service))
-        await store.ensure_container()
-        stored = await store.put_json(layout.request_json(request.request_id), request.to_json())
+    await store.ensure_container()
+    stored = await store.put_json(layout.request_json(request.request_id), request.to_json())
     return {"path": stored.path, "sha256": stored.sha256}
 
 
-async def list_projects(payload: dict[str, Any]) -> dict[str, Any]:
-    async with open_step(payload["request_id"], "list_projects", payload["resource"]) as step:
-        return await project.list_project_ids(step, payload["projects"])
+@in_step("list_projects")
+async def list_projects(step: Step, payload: Payload) -> dict[str, Any]:
+    return await project.list_project_ids(step, payload["projects"])
 
 
-async def export_project_details(payload: dict[str, Any]) -> dict[str, Any]:
-    async with open_step(payload["request_id"], "export_project_details", payload["resource"]) as step:
-        return await project.export_project_details(
-            step, payload["project_id"], payload["include"], count_images=payload.get("count_images", True)
-        )
+@in_step("export_project_details")
+async def export_project_details(step: Step, payload: Payload) -> dict[str, Any]:
+    return await project.export_project_details(
+        step, payload["project_id"], payload["include"], count_images=payload.get("count_images", True)
+    )
 
 
-async def export_select_images(payload: dict[str, Any]) -> dict[str, Any]:
-    async with open_step(payload["request_id"], "export_select_images", payload["resource"]) as step:
-        selector = await clear_selector(step.service, step.store, step.request_id, payload["selector"])
-        return await select_images(step.client, step.store, step.request_id, payload["project_id"], selector)
+@in_step("export_select_images")
+async def export_select_images(step: Step, payload: Payload) -> dict[str, Any]:
+    selector = await clear_selector(step.service, step.store, step.request_id, payload["selector"])
+    return await select_images(step.client, step.store, step.request_id, payload["project_id"], selector)
 
 
-async def export_selected_image_page(payload: dict[str, Any]) -> dict[str, Any]:
-    async with open_step(payload["request_id"], "export_selected_image_page", payload["resource"]) as step:
-        return await images.export_selected_image_page(
-            step,
-            payload["project_id"],
-            payload["iteration_id"],
-            payload["ids_path"],
-            payload["page"],
-            with_files=payload["with_files"],
-        )
+@in_step("export_selected_image_page")
+async def export_selected_image_page(step: Step, payload: Payload) -> dict[str, Any]:
+    return await images.export_selected_image_page(
+        step,
+        payload["project_id"],
+        payload["iteration_id"],
+        payload["ids_path"],
+        payload["page"],
+        with_files=payload["with_files"],
+    )
 
 
-async def export_image_page(payload: dict[str, Any]) -> dict[str, Any]:
-    async with open_step(payload["request_id"], "export_image_page", payload["resource"]) as step:
-        return await images.export_image_page(
-            step, payload["project_id"], payload["iteration_id"], payload["page"], with_files=payload["with_files"]
-        )
+@in_step("export_image_page")
+async def export_image_page(step: Step, payload: Payload) -> dict[str, Any]:
+    return await images.export_image_page(
+        step, payload["project_id"], payload["iteration_id"], payload["page"], with_files=payload["with_files"]
+    )
 
 
-async def export_image_performance_page(payload: dict[str, Any]) -> dict[str, Any]:
-    async with open_step(payload["request_id"], "export_image_performance_page", payload["resource"]) as step:
-        return await performance.export_image_performance_page(
-            step, payload["project_id"], payload["iteration_id"], payload["page"]
-        )
+@in_step("export_image_performance_page")
+async def export_image_performance_page(step: Step, payload: Payload) -> dict[str, Any]:
+    return await performance.export_image_performance_page(
+        step, payload["project_id"], payload["iteration_id"], payload["page"]
+    )
 
 
-async def export_prediction_pages(payload: dict[str, Any]) -> dict[str, Any]:
-    async with open_step(payload["request_id"], "export_prediction_pages", payload["resource"]) as step:
-        return await predictions.export_prediction_pages(
-            step,
-            payload["project_id"],
-            continuation=payload["continuation"],
-            first_part=payload["first_part"],
-            with_files=payload["with_files"],
-        )
+@in_step("export_prediction_pages")
+async def export_prediction_pages(step: Step, payload: Payload) -> dict[str, Any]:
+    return await predictions.export_prediction_pages(
+        step,
+        payload["project_id"],
+        continuation=payload["continuation"],
+        first_part=payload["first_part"],
+        with_files=payload["with_files"],
+    )
 
 
 def _listing_path(payload: dict[str, Any]) -> str:
@@ -103,39 +105,35 @@ def _listing_path(payload: dict[str, Any]) -> str:
     raise ValueError(f"unknown listing {listing!r}")
 
 
-async def commit_jsonl(payload: dict[str, Any]) -> dict[str, Any]:
-    async with blob_service() as service:
-        store = ResultStore(results_container(service))
-        return await images.commit_jsonl(store, _listing_path(payload), payload["pages"])
+@with_store
+async def commit_jsonl(service: BlobServiceClient, store: ResultStore, payload: Payload) -> dict[str, Any]:
+    return await images.commit_jsonl(store, _listing_path(payload), payload["pages"])
 
 
-async def finalize(payload: dict[str, Any]) -> dict[str, Any]:
+@with_store
+async def finalize(service: BlobServiceClient, store: ResultStore, payload: Payload) -> dict[str, Any]:
     request = payload["request"]
     zip_package = bool(request.get("export_zip")) or setting("CVDSR_EXPORT_ZIP", "false") == "true"
-    async with blob_service() as service:
-        store = ResultStore(results_container(service))
-        return await finalize_export(
-            store,
-            request,
-            payload["started_at"],
-            payload["resources"],
-            zip_package=zip_package,
-            api_version=setting("CVDSR_API_VERSION", "3.3") or "3.3",
-        )
+    return await finalize_export(
+        store,
+        request,
+        payload["started_at"],
+        payload["resources"],
+        zip_package=zip_package,
+        api_version=setting("CVDSR_API_VERSION", "3.3") or "3.3",
+    )
 
 
-async def record_failure(payload: dict[str, Any]) -> dict[str, Any]:
+@with_store
+async def record_failure(service: BlobServiceClient, store: ResultStore, payload: Payload) -> dict[str, Any]:
     """The request failed for good: a failed outcome, and a manifest that says why."""
-    async with blob_service() as service:
-        store = ResultStore(results_container(service))
-        return await endings.record_failure(store, payload["request"], payload["started_at"], payload["reason"])
+    return await endings.record_failure(store, payload["request"], payload["started_at"], payload["reason"])
 
 
-async def remove_work(payload: dict[str, Any]) -> dict[str, Any]:
+@with_store
+async def remove_work(service: BlobServiceClient, store: ResultStore, payload: Payload) -> dict[str, Any]:
     """The request's work blobs (the clear selector, selected ids) go once the outcome is out."""
-    async with blob_service() as service:
-        store = ResultStore(results_container(service))
-        return {"removed": await endings.remove_work(service, store, payload["request_id"])}
+    return {"removed": await endings.remove_work(service, store, payload["request_id"])}
 
 
 async def send_completion_event(payload: dict[str, Any]) -> dict[str, str]:
@@ -143,76 +141,75 @@ async def send_completion_event(payload: dict[str, Any]) -> dict[str, str]:
     return await deliver_outcome(payload["request"], payload["outcome"])
 
 
-async def erase_plan_project(payload: dict[str, Any]) -> dict[str, Any]:
-    async with open_step(payload["request_id"], "erase_plan", payload["resource"]) as step:
-        selector = payload["selector"]
-        if selector is not None:
-            selector = await clear_selector(step.service, step.store, step.request_id, selector)
-        return await erase_steps.plan_project(step, payload["project_id"], selector)
+@in_step("erase_plan")
+async def erase_plan_project(step: Step, payload: Payload) -> dict[str, Any]:
+    selector = payload["selector"]
+    if selector is not None:
+        selector = await clear_selector(step.service, step.store, step.request_id, selector)
+    return await erase_steps.plan_project(step, payload["project_id"], selector)
 
 
-async def erase_unpublish(payload: dict[str, Any]) -> dict[str, Any]:
-    async with open_step(payload["request_id"], "erase_unpublish", payload["resource"]) as step:
-        return await erase_steps.unpublish(step, payload["project_id"], payload["iteration_ids"])
+@in_step("erase_unpublish")
+async def erase_unpublish(step: Step, payload: Payload) -> dict[str, Any]:
+    return await erase_steps.unpublish(step, payload["project_id"], payload["iteration_ids"])
 
 
-async def erase_all_images(payload: dict[str, Any]) -> dict[str, Any]:
-    async with open_step(payload["request_id"], "erase_all_images", payload["resource"]) as step:
-        return await erase_steps.delete_all_images(step, payload["project_id"])
+@in_step("erase_all_images")
+async def erase_all_images(step: Step, payload: Payload) -> dict[str, Any]:
+    return await erase_steps.delete_all_images(step, payload["project_id"])
 
 
-async def erase_image_batch(payload: dict[str, Any]) -> dict[str, Any]:
-    async with open_step(payload["request_id"], "erase_image_batch", payload["resource"]) as step:
-        return await erase_steps.delete_image_batch(step, payload["project_id"], payload["ids_path"], payload["batch"])
+@in_step("erase_image_batch")
+async def erase_image_batch(step: Step, payload: Payload) -> dict[str, Any]:
+    return await erase_steps.delete_image_batch(step, payload["project_id"], payload["ids_path"], payload["batch"])
 
 
-async def erase_remaining_images(payload: dict[str, Any]) -> dict[str, Any]:
-    async with open_step(payload["request_id"], "erase_remaining_images", payload["resource"]) as step:
-        return await erase_steps.remaining_images(
-            step, payload["project_id"], ids_path=payload["ids_path"], iteration_ids=payload["iteration_ids"]
-        )
+@in_step("erase_remaining_images")
+async def erase_remaining_images(step: Step, payload: Payload) -> dict[str, Any]:
+    return await erase_steps.remaining_images(
+        step, payload["project_id"], ids_path=payload["ids_path"], iteration_ids=payload["iteration_ids"]
+    )
 
 
-async def erase_predictions(payload: dict[str, Any]) -> dict[str, Any]:
-    async with open_step(payload["request_id"], "erase_predictions", payload["resource"]) as step:
-        return await erase_steps.delete_predictions(step, payload["project_id"])
+@in_step("erase_predictions")
+async def erase_predictions(step: Step, payload: Payload) -> dict[str, Any]:
+    return await erase_steps.delete_predictions(step, payload["project_id"])
 
 
-async def erase_tags(payload: dict[str, Any]) -> dict[str, Any]:
-    async with open_step(payload["request_id"], "erase_tags", payload["resource"]) as step:
-        return await erase_steps.delete_tags(step, payload["project_id"])
+@in_step("erase_tags")
+async def erase_tags(step: Step, payload: Payload) -> dict[str, Any]:
+    return await erase_steps.delete_tags(step, payload["project_id"])
 
 
-async def erase_iterations(payload: dict[str, Any]) -> dict[str, Any]:
-    async with open_step(payload["request_id"], "erase_iterations", payload["resource"]) as step:
-        return await erase_steps.delete_iterations(step, payload["project_id"], payload["iteration_ids"])
+@in_step("erase_iterations")
+async def erase_iterations(step: Step, payload: Payload) -> dict[str, Any]:
+    return await erase_steps.delete_iterations(step, payload["project_id"], payload["iteration_ids"])
 
 
-async def erase_project(payload: dict[str, Any]) -> dict[str, Any]:
-    async with open_step(payload["request_id"], "erase_project", payload["resource"]) as step:
-        return await erase_steps.delete_project(step, payload["project_id"])
+@in_step("erase_project")
+async def erase_project(step: Step, payload: Payload) -> dict[str, Any]:
+    return await erase_steps.delete_project(step, payload["project_id"])
 
 
-async def erase_verify(payload: dict[str, Any]) -> list[dict[str, Any]]:
-    async with open_step(payload["request_id"], "erase_verify", payload["resource"]) as step:
-        if payload["mode"] == "project":
-            return await erase_checks.verify_project_deleted(step, payload["project_id"])
-        return await erase_checks.verify_images_deleted(
-            step, payload["project_id"], payload["ids_path"], payload["iteration_ids"], payload["deleted_iterations"]
-        )
+@in_step("erase_verify")
+async def erase_verify(step: Step, payload: Payload) -> list[dict[str, Any]]:
+    if payload["mode"] == "project":
+        return await erase_checks.verify_project_deleted(step, payload["project_id"])
+    return await erase_checks.verify_images_deleted(
+        step, payload["project_id"], payload["ids_path"], payload["iteration_ids"], payload["deleted_iterations"]
+    )
 
 
-async def finalize_erase_request(payload: dict[str, Any]) -> dict[str, Any]:
-    async with blob_service() as service:
-        store = ResultStore(results_container(service))
-        evidence = evidence_container(service)
-        return await finalize_erase(
-            store,
-            payload["request"],
-            payload["started_at"],
-            payload["resources"],
-            evidence=ResultStore(evidence) if evidence else None,
-        )
+@with_store
+async def finalize_erase_request(service: BlobServiceClient, store: ResultStore, payload: Payload) -> dict[str, Any]:
+    evidence = evidence_container(service)
+    return await finalize_erase(
+        store,
+        payload["request"],
+        payload["started_at"],
+        payload["resources"],
+        evidence=ResultStore(evidence) if evidence else None,
+    )
 
 
 async def export_account(payload: dict[str, Any]) -> dict[str, Any]:

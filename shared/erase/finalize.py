@@ -6,6 +6,7 @@ from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
 
+from shared.catalogue import EraseStep
 from shared.results import layout
 from shared.results.store import ResultStore
 
@@ -21,16 +22,16 @@ def _deleted_counts(projects: list[dict[str, Any]]) -> Counter[str]:
         if not plan.get("exists"):
             continue
         steps = {s["step"]: s["result"] for s in project.get("steps", [])}
-        if plan.get("mode") == "project" and "delete_project" in steps:
+        if plan.get("mode") == "project" and EraseStep.DELETE_PROJECT in steps:
             counts["projects"] += 1
             counts["images"] += int(plan.get("images", 0))
-            counts["tags"] += int(steps.get("delete_tags", {}).get("deleted", 0))
-            counts["iterations"] += int(steps.get("delete_iterations", {}).get("deleted", 0))
-            counts["predictions"] += int(steps.get("delete_predictions", {}).get("deleted", 0))
-            counts["unpublished_iterations"] += int(steps.get("unpublish", {}).get("deleted", 0))
-        elif plan.get("mode") == "images" and "delete_images" in steps:
-            counts["images"] += int(steps["delete_images"].get("requested", 0))
-            counts["iterations"] += int(steps.get("delete_iterations", {}).get("deleted", 0))
+            counts["tags"] += int(steps.get(EraseStep.DELETE_TAGS, {}).get("deleted", 0))
+            counts["iterations"] += int(steps.get(EraseStep.DELETE_ITERATIONS, {}).get("deleted", 0))
+            counts["predictions"] += int(steps.get(EraseStep.DELETE_PREDICTIONS, {}).get("deleted", 0))
+            counts["unpublished_iterations"] += int(steps.get(EraseStep.UNPUBLISH, {}).get("deleted", 0))
+        elif plan.get("mode") == "images" and EraseStep.DELETE_IMAGES in steps:
+            counts["images"] += int(steps[EraseStep.DELETE_IMAGES].get("requested", 0))
+            counts["iterations"] += int(steps.get(EraseStep.DELETE_ITERATIONS, {}).get("deleted", 0))
     return counts
 
 

@@ -14,8 +14,7 @@ from typing import Any
 from shared.customvision import MAX_IMAGE_IDS, DeleteOutcome, NotFoundError
 from shared.customvision.models import ITERATION_STATUS_COMPLETED
 from shared.selection import read_ids, select_images
-
-from ..export.step import Step
+from shared.step import Step
 
 PREDICTION_ROUNDS_PER_STEP = 20
 

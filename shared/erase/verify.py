@@ -11,8 +11,7 @@ from typing import Any
 
 from shared.customvision import NotFoundError
 from shared.selection import read_ids
-
-from ..export.step import Step
+from shared.step import Step
 
 MAX_IDS_REPORTED = 100
 

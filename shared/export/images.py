@@ -18,9 +18,9 @@ from shared.customvision.models import Image
 from shared.results import layout
 from shared.results.store import ResultStore, jsonl_bytes
 from shared.selection import read_ids
+from shared.step import Step
 
 from .files import copy_file, describe_failure, for_export
-from .step import Step
 
 logger = logging.getLogger(__name__)
 

@@ -7,9 +7,9 @@ from typing import Any
 from shared.customvision import MAX_TAKE
 from shared.results import layout
 from shared.results.store import jsonl_bytes
+from shared.step import Step
 
 from .files import for_export
-from .step import Step
 
 
 def image_performances_path(request_id: str, project_id: str, iteration_id: str) -> str:

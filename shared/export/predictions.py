@@ -15,10 +15,10 @@ from shared.customvision import MAX_TAKE, CustomVisionClientError
 from shared.customvision.models import PredictionQueryToken, StoredImagePrediction
 from shared.results import layout
 from shared.results.store import jsonl_bytes
+from shared.step import Step
 
 from .files import copy_file, describe_failure, for_export
 from .images import FILE_CONCURRENCY
-from .step import Step
 
 logger = logging.getLogger(__name__)
 

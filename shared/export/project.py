@@ -10,9 +10,9 @@ from typing import Any
 from shared.customvision import CustomVisionClientError, NotFoundError
 from shared.customvision.models import EXPORT_STATUS_DONE, ITERATION_STATUS_COMPLETED
 from shared.results import layout
+from shared.step import Step
 
 from .files import copy_file, describe_failure, for_export
-from .step import Step
 
 logger = logging.getLogger(__name__)
 

@@ -17,11 +17,28 @@ from . import names
 Task = Any
 Orchestration = Generator[Task, Any, Any]
 
+
+
+class _RetryOptions(df.RetryOptions):  # type: ignore[misc]
+    """``df.RetryOptions`` that sends its backoff. The 1.x library serialises only the first interval
+    and the attempts, so a backoff set on it never reaches the extension's retry interceptor, which
+    reads ``backoffCoefficient`` and ``maxRetryIntervalInMilliseconds`` from the action."""
+
+    def __init__(self, first_ms: int, attempts: int, *, backoff: float, max_interval_ms: int) -> None:
+        super().__init__(first_retry_interval_in_milliseconds=first_ms, max_number_of_attempts=attempts)
+        self.backoff_coefficient = backoff
+        self.max_retry_interval_in_milliseconds = max_interval_ms
+
+    def to_json(self) -> dict[str, Any]:
+        document: dict[str, Any] = dict(super().to_json())
+        document["backoffCoefficient"] = self.backoff_coefficient
+        document["maxRetryIntervalInMilliseconds"] = self.max_retry_interval_in_milliseconds
+        return document
+
+
 # Activities call external services: retry transient failures a few times, with backoff, before the
 # orchestrator sees them. (The activities' own client already retried each HTTP call.)
-ACTIVITY_RETRY = df.RetryOptions(first_retry_interval_in_milliseconds=5_000, max_number_of_attempts=4)
-ACTIVITY_RETRY.backoff_coefficient = 2.0
-ACTIVITY_RETRY.max_retry_interval_in_milliseconds = 60_000
+ACTIVITY_RETRY = _RetryOptions(5_000, 4, backoff=2.0, max_interval_ms=60_000)
 
 
 class OrchestrationContext(Protocol):

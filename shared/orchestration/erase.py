@@ -6,6 +6,7 @@ from collections.abc import Generator
 from datetime import timedelta
 from typing import Any
 
+from shared.catalogue import EraseStep
 from shared.customvision import MAX_IMAGE_IDS
 
 from . import names
@@ -71,16 +72,16 @@ def _erase_project(context: OrchestrationContext, task: dict[str, Any], summary:
     if plan["mode"] == "project":
         if plan["published_iterations"]:
             unpublish = {**base, "iteration_ids": plan["published_iterations"]}
-            yield from run("unpublish", activity(context, names.ERASE_UNPUBLISH, unpublish))
-        yield from run("delete_images", activity(context, names.ERASE_ALL_IMAGES, base))
-        yield from run("wait_for_images", _wait_for_images(context, base, None, plan["trained_iterations"]))
+            yield from run(EraseStep.UNPUBLISH, activity(context, names.ERASE_UNPUBLISH, unpublish))
+        yield from run(EraseStep.DELETE_IMAGES, activity(context, names.ERASE_ALL_IMAGES, base))
+        yield from run(EraseStep.WAIT_FOR_IMAGES, _wait_for_images(context, base, None, plan["trained_iterations"]))
         if "predictions" in task["include"]:
-            yield from run("delete_predictions", _delete_predictions(context, base))
-        yield from run("delete_tags", activity(context, names.ERASE_TAGS, base))
+            yield from run(EraseStep.DELETE_PREDICTIONS, _delete_predictions(context, base))
+        yield from run(EraseStep.DELETE_TAGS, activity(context, names.ERASE_TAGS, base))
         all_iterations = {**base, "iteration_ids": None}
-        yield from run("delete_iterations", activity(context, names.ERASE_ITERATIONS, all_iterations))
-        yield from run("delete_project", activity(context, names.ERASE_PROJECT, base))
-        show(step="verify")
+        yield from run(EraseStep.DELETE_ITERATIONS, activity(context, names.ERASE_ITERATIONS, all_iterations))
+        yield from run(EraseStep.DELETE_PROJECT, activity(context, names.ERASE_PROJECT, base))
+        show(step=EraseStep.VERIFY)
         summary["checks"] = yield activity(context, names.ERASE_VERIFY, {**base, "mode": "project"})
         show(step="done")
         return summary
@@ -93,18 +94,18 @@ def _erase_project(context: OrchestrationContext, task: dict[str, Any], summary:
     def batch_done(_index: int, _result: Any) -> None:
         nonlocal batches_done
         batches_done += 1
-        show(step="delete_images", batches=batches, batches_done=batches_done)
+        show(step=EraseStep.DELETE_IMAGES, batches=batches, batches_done=batches_done)
 
-    show(step="delete_images", batches=batches, batches_done=0)
+    show(step=EraseStep.DELETE_IMAGES, batches=batches, batches_done=0)
     results = yield from in_batches(context, tasks, int(task.get("page_width") or 4), batch_done)
-    record("delete_images", {"requested": sum(r["requested"] for r in results), "batches": batches})
-    yield from run("wait_for_images", _wait_for_images(context, base, ids_path, plan["trained_iterations"]))
+    record(EraseStep.DELETE_IMAGES, {"requested": sum(r["requested"] for r in results), "batches": batches})
+    yield from run(EraseStep.WAIT_FOR_IMAGES, _wait_for_images(context, base, ids_path, plan["trained_iterations"]))
     deleted_iterations: list[str] = []
     if task.get("delete_affected_iterations") and plan["affected_iterations"]:
         deleted_iterations = plan["affected_iterations"]
         affected = {**base, "iteration_ids": deleted_iterations}
-        yield from run("delete_iterations", activity(context, names.ERASE_ITERATIONS, affected))
-    show(step="verify")
+        yield from run(EraseStep.DELETE_ITERATIONS, activity(context, names.ERASE_ITERATIONS, affected))
+    show(step=EraseStep.VERIFY)
     summary["checks"] = yield activity(
         context,
         names.ERASE_VERIFY,

@@ -8,18 +8,24 @@ a crash appends its calls again, which is what happened. Lines hold operation, t
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
+import logging
+import time
 from typing import Any
 
-from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
-from azure.storage.blob.aio import ContainerClient
+from azure.core.exceptions import HttpResponseError, ResourceExistsError, ResourceNotFoundError
+from azure.storage.blob.aio import BlobClient, ContainerClient
 
 from shared.customvision import ApiCall
 
 from . import layout
 
 MAX_APPEND = 4 * 1024 * 1024  # the append-block limit
+ORDER_WAIT_SECONDS = 30.0
+
+logger = logging.getLogger(__name__)
 
 
 class AuditTrail:
@@ -40,31 +46,65 @@ class AuditTrail:
 
     async def flush(self, container: ContainerClient, evidence: ContainerClient | None = None) -> None:
         """Append the collected lines to ``audit.jsonl``, and to its copy in the write-once evidence
-        container when one is configured (appends are what such a container still allows)."""
+        container when one is configured (appends are what such a container still allows).
+
+        The copy gets each block at the offset the block took in ``audit.jsonl``, so that steps
+        flushing at the same moment land in the same order in both: the evidence is the log, byte for
+        byte. A block whose predecessor never arrives there (its step died between the two appends)
+        is appended after a bounded wait, and that is logged."""
         if not self.lines:
             return
-        for target in (container, evidence):
-            if target is not None:
-                await self._append(target)
+        blocks = self._blocks()
+        log = await _append_blob(container, self.request_id)
+        offsets = [int(str((await log.append_block(block))["blob_append_offset"])) for block in blocks]
+        if evidence is not None:
+            copy = await _append_blob(evidence, self.request_id)
+            for block, offset in zip(blocks, offsets, strict=True):
+                await _append_at(copy, block, offset)
         self.lines.clear()
 
-    async def _append(self, container: ContainerClient) -> None:
-        blob = container.get_blob_client(layout.audit_log(self.request_id))
-        try:
-            await blob.create_append_blob(if_none_match="*")
-        except ResourceExistsError:
-            pass
-        except ResourceNotFoundError:  # the container itself (locally nothing provisions it)
-            with contextlib.suppress(ResourceExistsError):
-                await container.create_container()
-            await blob.create_append_blob(if_none_match="*")
-        # Whole lines per block, each block under the append limit.
+    def _blocks(self) -> list[bytes]:
+        """Whole lines per block, each block under the append limit."""
+        blocks: list[bytes] = []
         block = bytearray()
         for line in self.lines:
             encoded = json.dumps(line, sort_keys=True).encode() + b"\n"
             if block and len(block) + len(encoded) > MAX_APPEND:
-                await blob.append_block(bytes(block))
+                blocks.append(bytes(block))
                 block.clear()
             block.extend(encoded)
         if block:
-            await blob.append_block(bytes(block))
+            blocks.append(bytes(block))
+        return blocks
+
+
+async def _append_blob(container: ContainerClient, request_id: str) -> BlobClient:
+    blob = container.get_blob_client(layout.audit_log(request_id))
+    try:
+        await blob.create_append_blob(if_none_match="*")
+    except ResourceExistsError:
+        pass
+    except ResourceNotFoundError:  # the container itself (locally nothing provisions it)
+        with contextlib.suppress(ResourceExistsError):
+            await container.create_container()
+        await blob.create_append_blob(if_none_match="*")
+    return blob
+
+
+async def _append_at(blob: BlobClient, block: bytes, offset: int) -> None:
+    deadline = time.monotonic() + ORDER_WAIT_SECONDS
+    while True:
+        try:
+            await blob.append_block(block, appendpos_condition=offset)
+            return
+        except HttpResponseError as error:
+            if getattr(error, "error_code", None) != "AppendPositionConditionNotMet":
+                raise
+        size = int((await blob.get_blob_properties()).size)
+        if size > offset or time.monotonic() > deadline:
+            # Out of step (a step re-ran, or a predecessor died between its two appends): keep the
+            # lines, in the order they come.
+            logger.warning("audit evidence of %s: a block appended out of order", blob.blob_name)
+            await blob.append_block(block)
+            return
+        await asyncio.sleep(0.1)  # a concurrent step's block is on its way to this offset

@@ -144,7 +144,8 @@ class Environment:
         raise AssertionError(f"{request_id} did not finish in {timeout}s: {last}")
 
     def container(self) -> ContainerClient:
-        return BlobServiceClient.from_connection_string(self.connection_string).get_container_client("dsr-results")
+        service = BlobServiceClient.from_connection_string(self.connection_string)
+        return service.get_container_client(self.settings["CVDSR_RESULTS_CONTAINER"])
 
     def blob(self, path: str) -> bytes:
         return self.container().download_blob(path).readall()
@@ -218,6 +219,10 @@ def environment(
             "FUNCTIONS_WORKER_RUNTIME": "python",
             "CVDSR_TASK_HUB": hub,
             "CVDSR_SWEEP_SCHEDULE": "0 */5 * * * *",
+            # One installation per environment (they share Azurite): its own results and its own
+            # claims of request ids, so that two tests may use the same request id.
+            "CVDSR_STATE_CONTAINER": f"state-{hub}",
+            "CVDSR_RESULTS_CONTAINER": f"results-{hub}",
             "CUSTOMVISION__DEMO__ENDPOINT": sim.base_url,
             "CUSTOMVISION__DEMO__TRAININGKEY": TRAINING_KEY,
             "CUSTOMVISION__DEMO__ARMRESOURCEID": ARM_ACCOUNT,

@@ -101,7 +101,7 @@ def test_the_result_link_reads_the_package(env: Environment) -> None:
     env.send_queue(env.request("EXP-ZIP-1", export_zip=True))
     env.wait("EXP-ZIP-1")
     result = env.events("EXP-ZIP-1")[0]["data"]["result"]
-    assert result["container"] == "dsr-results"
+    assert result["container"] == env.settings["CVDSR_RESULTS_CONTAINER"]
     assert result["manifest"] == "EXP-ZIP-1/manifest.json"
     package = httpx.get(result["package_url"], timeout=30)
     assert package.status_code == 200

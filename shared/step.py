@@ -1,0 +1,82 @@
+"""The activity layer: what every activity works with, opened in one place.
+
+- ``Step``: an export or erase step on one resource: a Training API client paced for that resource,
+  the result store, the audit trail (appended to ``audit.jsonl`` when the step ends, even on failure).
+- ``in_step(name)``: makes ``body(step, payload)`` an activity ``(payload) -> result`` that opens the
+  step from the payload's ``request_id`` and ``resource``.
+- ``with_store``: makes ``body(service, store, payload)`` an activity that needs storage only.
+
+``shared.activities`` holds the bodies; ``functions/activities.py`` binds each to a trigger.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from azure.storage.blob.aio import BlobServiceClient
+
+from shared.connections import blob_service, evidence_container, results_container, training_client
+from shared.customvision import TrainingClient
+from shared.results.audit import AuditTrail
+from shared.results.store import ResultStore
+
+Payload = dict[str, Any]
+Result = TypeVar("Result")
+
+
+@dataclass
+class Step:
+    request_id: str
+    client: TrainingClient
+    store: ResultStore
+    audit: AuditTrail
+    service: BlobServiceClient
+
+
+@asynccontextmanager
+async def open_step(
+    request_id: str, step: str, resource: str, environ: Mapping[str, str] | None = None
+) -> AsyncIterator[Step]:
+    """Clients for one activity run; the audit lines are appended when the step ends, even on failure."""
+    audit = AuditTrail(request_id, step, resource)
+    async with blob_service(environ) as service:
+        container = results_container(service, environ)
+        evidence = evidence_container(service, environ)
+        async with training_client(resource, observer=audit.record, environ=environ) as client:
+            try:
+                yield Step(request_id, client, ResultStore(container), audit, service)
+            finally:
+                await audit.flush(container, evidence)
+
+
+def in_step(
+    name: str,
+) -> Callable[[Callable[[Step, Payload], Awaitable[Result]]], Callable[[Payload], Awaitable[Result]]]:
+    """An activity on one resource; ``name`` is the step as the audit log records it."""
+
+    def wrap(body: Callable[[Step, Payload], Awaitable[Result]]) -> Callable[[Payload], Awaitable[Result]]:
+        @functools.wraps(body)
+        async def activity(payload: Payload) -> Result:
+            async with open_step(payload["request_id"], name, payload["resource"]) as step:
+                return await body(step, payload)
+
+        return activity
+
+    return wrap
+
+
+def with_store(
+    body: Callable[[BlobServiceClient, ResultStore, Payload], Awaitable[Result]],
+) -> Callable[[Payload], Awaitable[Result]]:
+    """An activity that needs the results container and nothing of Custom Vision."""
+
+    @functools.wraps(body)
+    async def activity(payload: Payload) -> Result:
+        async with blob_service() as service:
+            return await body(service, ResultStore(results_container(service)), payload)
+
+    return activity
