@@ -18,7 +18,6 @@ Task = Any
 Orchestration = Generator[Task, Any, Any]
 
 
-
 class _RetryOptions(df.RetryOptions):  # type: ignore[misc]
     """``df.RetryOptions`` that sends its backoff. The 1.x library serialises only the first interval
     and the attempts, so a backoff set on it never reaches the extension's retry interceptor, which
