@@ -83,6 +83,9 @@ def run_from_args(args: argparse.Namespace) -> int:
             "AzureWebJobsStorage": azurite.connection_string,
             "CVDSR_TASK_HUB": f"demo{stamp}",
             "CVDSR_SWEEP_SCHEDULE": "0 */5 * * * *",
+            # Its own installation on its own Azurite, whatever the calling shell has set.
+            "CVDSR_RESULTS_CONTAINER": "dsr-results",
+            "CVDSR_STATE_CONTAINER": "cvdsr-state",
             "CUSTOMVISION__DEMO__ENDPOINT": simulator.base_url,
             "CUSTOMVISION__DEMO__TRAININGKEY": DEMO_KEY,
             "CVDSR_EVENTS_QUEUE": EVENTS,

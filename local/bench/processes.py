@@ -40,6 +40,9 @@ def host_settings(connection_string: str, endpoint: str, key: str, hub: str, app
         "FUNCTIONS_WORKER_RUNTIME": "python",
         "CVDSR_TASK_HUB": hub,
         "CVDSR_SWEEP_SCHEDULE": "0 */5 * * * *",
+        # Its own installation on its own Azurite, whatever the calling shell has set.
+        "CVDSR_RESULTS_CONTAINER": "dsr-results",
+        "CVDSR_STATE_CONTAINER": "cvdsr-state",
         f"CUSTOMVISION__{RESOURCE.upper()}__ENDPOINT": endpoint,
         f"CUSTOMVISION__{RESOURCE.upper()}__TRAININGKEY": key,
         "CVDSR_EVENTS_QUEUE": f"ev-{hub}",

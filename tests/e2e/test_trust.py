@@ -220,7 +220,7 @@ def test_a_terminated_request_is_announced_as_failed(env: Environment) -> None:
     assert event["type"] == "cvdsr.export.failed"
     assert "Terminated" in event["data"]["errors"][0]["error"]
     assert env.json("TERM-1/manifest.json")["status"] == "failed"
-    assert env.blob_names("TERM-1/work/") == []
+    wait_for(lambda: env.blob_names("TERM-1/work/") == [], what="the work blobs removed after the announcement")
     # Announced once, however often the sweeper runs (every second here).
     time.sleep(3)
     assert len(env.hook_events("TERM-1")) == 1

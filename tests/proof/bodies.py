@@ -15,6 +15,7 @@ from typing import Any
 SECRET = "sk-live-proof-canary-51Hx9T"
 EMAIL = "proof.canary@example.com"
 PROJECT = "0b2a3c4d-5e6f-4a0b-9c8d-7e6f5a4b3c2d"
+# Ids that alias, decode, collide, cannot be encoded or are reserved (the request id rule's cases).
 HOSTILE_IDS = [
     ".",
     "..",
@@ -36,6 +37,10 @@ HOSTILE_IDS = [
     "a/b",
     "a#b",
     "a?b",
+    "-lead",
+    "a b",
+    "abc.",
+    "rejected-1f2e9a",
     "x" * 101,
 ]
 
