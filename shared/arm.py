@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from shared.connections import setting
+from shared.connections import azure_credential, setting
 from shared.customvision.redaction import redact_url
 
 API_VERSION = "2023-05-01"
@@ -49,10 +49,7 @@ def parse_resource_id(resource_id: str) -> dict[str, str]:
 async def _token(endpoint: str, environ: Mapping[str, str] | None) -> str:
     if urlsplit(endpoint).hostname in ("127.0.0.1", "localhost", "::1"):
         return "local-development"  # the simulator accepts any bearer token
-    from azure.identity.aio import DefaultAzureCredential, ManagedIdentityCredential
-
-    client_id = setting("AZURE_CLIENT_ID", environ=environ)
-    credential = ManagedIdentityCredential(client_id=client_id) if client_id else DefaultAzureCredential()
+    credential = azure_credential(setting("AZURE_CLIENT_ID", environ=environ))
     async with credential:
         return (await credential.get_token(SCOPE)).token
 

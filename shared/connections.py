@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 
+from azure.core.credentials_async import AsyncTokenCredential
 from azure.storage.blob.aio import BlobServiceClient, ContainerClient
 
 from shared.customvision import CallObserver, RetryPolicy, TrainingClient, shared_rate_limiter
@@ -27,6 +28,15 @@ DOWNLOAD_RANGE = 4 * 1024 * 1024
 def expand_development_storage(connection: str) -> str:
     """``UseDevelopmentStorage=true`` means the emulator's well-known account, as the Functions host reads it."""
     return AZURITE_CONNECTION_STRING if connection.strip().lower() == "usedevelopmentstorage=true" else connection
+
+
+def azure_credential(client_id: str | None) -> AsyncTokenCredential:
+    """The one credential choice: the user-assigned managed identity named by ``client_id`` (what
+    the Bicep deploys), else the default chain (a developer's ``az login``). Imported when used, so
+    the local paths, which use connection strings, never load azure-identity."""
+    from azure.identity.aio import DefaultAzureCredential, ManagedIdentityCredential
+
+    return ManagedIdentityCredential(client_id=client_id) if client_id else DefaultAzureCredential()
 
 
 def setting(name: str, default: str | None = None, environ: Mapping[str, str] | None = None) -> str | None:
@@ -47,10 +57,7 @@ def blob_service(environ: Mapping[str, str] | None = None) -> BlobServiceClient:
             )
         service_uri = setting(f"{prefix}__blobServiceUri", environ=environ)
         if service_uri:
-            from azure.identity.aio import DefaultAzureCredential, ManagedIdentityCredential
-
-            client_id = setting(f"{prefix}__clientId", environ=environ)
-            credential = ManagedIdentityCredential(client_id=client_id) if client_id else DefaultAzureCredential()
+            credential = azure_credential(setting(f"{prefix}__clientId", environ=environ))
             return BlobServiceClient(
                 service_uri,
                 credential=credential,

@@ -25,8 +25,9 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from shared.connections import expand_development_storage, setting
+from shared.connections import azure_credential, expand_development_storage, setting
 from shared.customvision.redaction import redact_url
+from shared.customvision.retry import RETRYABLE_STATUS, RetryPolicy, parse_retry_after
 
 from .cloudevent import CONTENT_TYPE, dedupe_key
 
@@ -36,6 +37,8 @@ if TYPE_CHECKING:  # callbacks imports this module (for WebhookError); at run ti
 logger = logging.getLogger(__name__)
 
 SIGNATURE_HEADER = "X-Cvdsr-Signature"
+# A receiver that is down for a minute should still get the event; the activity's own retries come after.
+WEBHOOK_RETRY = RetryPolicy(max_attempts=5, max_elapsed_seconds=60.0, base_delay_seconds=0.5, max_delay_seconds=8.0)
 TIMESTAMP_HEADER = "X-Cvdsr-Timestamp"
 
 
@@ -63,14 +66,16 @@ async def send_webhook(
     secret: str,
     event: Mapping[str, Any],
     *,
-    attempts: int = 5,
-    base_delay: float = 0.5,
+    retry: RetryPolicy = WEBHOOK_RETRY,
+    attempts: int | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     policy: CallbackPolicy | None = None,
     resolver: Resolver | None = None,
 ) -> int:
-    """POST the event, retrying 5xx, 429 and connection errors with jittered backoff; returns the status.
+    """POST the event, retrying what the client's ``RetryPolicy`` retries (408, 429, 5xx, connection
+    errors) with its backoff and the receiver's ``Retry-After``; returns the status. ``attempts``
+    overrides the policy's count.
 
     Each attempt is signed afresh (new timestamp), so a receiver's replay window stays meaningful.
     Redirects are never followed: a 3xx is a failure, not retried (it could point anywhere).
@@ -81,8 +86,12 @@ async def send_webhook(
     # A request's callback URL may carry its own secret in the path: only its host is ever shown.
     # The operator's configured URL is shown without its query's credentials.
     shown = redact_url(url) if policy is None else f"request callback on {urlsplit(url).hostname or '?'}"
+    limit = attempts or retry.max_attempts
+    rng = random.Random()
+    deadline = time.monotonic() + retry.max_elapsed_seconds
     async with httpx.AsyncClient(timeout=15.0, transport=transport, follow_redirects=False) as client:
-        for attempt in range(1, attempts + 1):
+        for attempt in range(1, limit + 1):
+            retry_after: float | None = None
             timestamp = str(int(time.time()))
             headers = {
                 "Content-Type": CONTENT_TYPE,
@@ -102,12 +111,13 @@ async def send_webhook(
             else:
                 if response.is_success:
                     return response.status_code
-                if response.status_code not in (408, 429) and response.status_code < 500:
+                if response.status_code not in RETRYABLE_STATUS:
                     raise WebhookError(f"webhook {shown} answered HTTP {response.status_code}")
                 outcome = f"HTTP {response.status_code}"
-            if attempt == attempts:
-                raise WebhookError(f"webhook {shown} failed after {attempts} attempts ({outcome})")
-            delay = random.uniform(0, base_delay * 2 ** (attempt - 1))
+                retry_after = parse_retry_after(response.headers.get("retry-after"))
+            delay = retry.delay(attempt, retry_after, rng)
+            if attempt == limit or time.monotonic() + delay > deadline:
+                raise WebhookError(f"webhook {shown} failed after {attempt} attempts ({outcome})")
             logger.warning("webhook %s: %s on attempt %d; retrying in %.1fs", shown, outcome, attempt, delay)
             await sleep(delay)
     raise AssertionError("unreachable")
@@ -141,10 +151,7 @@ async def send_servicebus(connection: Mapping[str, str], topic: str, event: Mapp
     if "connection_string" in connection:
         client = ServiceBusClient.from_connection_string(connection["connection_string"])
     else:
-        from azure.identity.aio import DefaultAzureCredential, ManagedIdentityCredential
-
-        client_id = connection.get("client_id")
-        credential = ManagedIdentityCredential(client_id=client_id) if client_id else DefaultAzureCredential()
+        credential = azure_credential(connection.get("client_id"))
         client = ServiceBusClient(connection["namespace"], credential)
     async with client, client.get_topic_sender(topic) as sender:
         await sender.send_messages(message)
@@ -163,10 +170,7 @@ async def send_queue(
     if "connection_string" in connection:
         client = QueueClient.from_connection_string(connection["connection_string"], queue)
     else:
-        from azure.identity.aio import DefaultAzureCredential, ManagedIdentityCredential
-
-        client_id = connection.get("client_id")
-        credential = ManagedIdentityCredential(client_id=client_id) if client_id else DefaultAzureCredential()
+        credential = azure_credential(connection.get("client_id"))
         client = QueueClient(connection["queue_service_uri"], queue, credential=credential)
     async with client:
         try:

@@ -166,3 +166,20 @@ def test_the_queue_channel_uses_identity_based_storage_in_azure() -> None:
         "connection_string": AZURITE_CONNECTION_STRING
     }
     assert channels.storage_connection({}) is None
+
+
+async def test_webhook_honours_retry_after_with_the_clients_retry_policy() -> None:
+    answers = iter([httpx.Response(429, headers={"Retry-After": "2"}), httpx.Response(204)])
+    sleeps: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+
+    transport = httpx.MockTransport(lambda request: next(answers))
+    status = await channels.send_webhook(
+        "https://hooks.example.com/x", SECRET, sample_event(), transport=transport, sleep=sleep
+    )
+    assert status == 204
+    (waited,) = sleeps
+    assert 2.0 <= waited <= 3.0, "Retry-After, plus up to half of it as jitter"
+    assert channels.WEBHOOK_RETRY.max_attempts == 5
