@@ -166,41 +166,53 @@ def over_projects(context: OrchestrationContext, project_orchestrator: str, phas
             "errors": [{"kind": "resource", "resource": resource, "error": failure_reason(error)}],
         }
     project_ids: list[str] = listing["project_ids"]
-    # Progress for ``GET /api/requests/{id}``: the projects running now (at most the width, so the
-    # status reader knows which project orchestrations to ask) and the counts of those finished.
-    running: dict[int, str] = {}
-    done: dict[str, int] = {}
-    finished = 0
-
-    def show() -> None:
-        context.set_custom_status(
-            {
-                "phase": phase,
-                "projects": len(project_ids),
-                "projects_done": finished,
-                "running": list(running.values()),
-                "done": dict(done),
-            }
-        )
+    progress = _ProjectsProgress(context, phase, len(project_ids))
 
     def start(index: int, project_id: str) -> Task:
-        running[index] = project_id
-        show()
+        progress.started(index, project_id)
         return context.call_sub_orchestrator(
             project_orchestrator,
             {**task, "project_id": project_id},
             instance_id=names.project_instance_id(context.instance_id, project_id),
         )
 
-    def finish(index: int, summary: Any) -> None:
-        nonlocal finished
-        finished += 1
-        del running[index]
-        for kind, count in (summary.get("exported") or {}).items():
-            done[kind] = done.get(kind, 0) + int(count)
-        show()
-
     starters = [partial(start, index, project_id) for index, project_id in enumerate(project_ids)]
-    show()
-    summaries = yield from in_window(context, starters, int(task.get("project_width") or 2), finish)
+    progress.show()
+    summaries = yield from in_window(context, starters, int(task.get("project_width") or 2), progress.finished)
     return {"resource": resource, "projects": summaries, "missing_projects": listing["missing"], "errors": []}
+
+
+class _ProjectsProgress:
+    """A resource's progress for ``GET /api/requests/{id}``: the projects running now (at most the
+    width, so the status reader knows which project orchestrations to ask) and the counts of those
+    finished."""
+
+    def __init__(self, context: OrchestrationContext, phase: str, projects: int) -> None:
+        self.context = context
+        self.phase = phase
+        self.projects = projects
+        self.running: dict[int, str] = {}
+        self.done: dict[str, int] = {}
+        self.finished_count = 0
+
+    def show(self) -> None:
+        self.context.set_custom_status(
+            {
+                "phase": self.phase,
+                "projects": self.projects,
+                "projects_done": self.finished_count,
+                "running": list(self.running.values()),
+                "done": dict(self.done),
+            }
+        )
+
+    def started(self, index: int, project_id: str) -> None:
+        self.running[index] = project_id
+        self.show()
+
+    def finished(self, index: int, summary: Any) -> None:
+        self.finished_count += 1
+        del self.running[index]
+        for kind, count in (summary.get("exported") or {}).items():
+            self.done[kind] = self.done.get(kind, 0) + int(count)
+        self.show()

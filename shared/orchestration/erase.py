@@ -44,81 +44,93 @@ def erase_project(context: OrchestrationContext) -> Orchestration:
 
 
 def _erase_project(context: OrchestrationContext, task: dict[str, Any], summary: dict[str, Any]) -> Orchestration:
-    base = {"request_id": task["request_id"], "resource": task["resource"], "project_id": task["project_id"]}
+    """The plan, then the whole project's steps or a data subject's images', then the read-back."""
+    run = _ProjectErase(context, task, summary)
+    run.show(step="plan")
+    plan = yield activity(context, names.ERASE_PLAN_PROJECT, {**run.base, "selector": task.get("images")})
+    summary["plan"] = plan
+    if plan["exists"] and not task.get("dry_run"):
+        yield from (run.whole_project(plan) if plan["mode"] == "project" else run.selected_images(plan))
+    run.show(step="done")
+    return summary
 
-    def show(**position: Any) -> None:
+
+class _ProjectErase:
+    """One project's erase as it goes: each step shown as under way, run, and recorded with its time."""
+
+    def __init__(self, context: OrchestrationContext, task: dict[str, Any], summary: dict[str, Any]) -> None:
+        self.context = context
+        self.task = task
+        self.summary = summary
+        self.base = {"request_id": task["request_id"], "resource": task["resource"], "project_id": task["project_id"]}
+
+    def show(self, **position: Any) -> None:
         """Progress for ``GET /api/requests/{id}``: the step under way and the steps finished so far."""
-        done = [entry["step"] for entry in summary["steps"]]
-        context.set_custom_status({"project_id": task["project_id"], "steps_done": done, **position})
+        done = [entry["step"] for entry in self.summary["steps"]]
+        self.context.set_custom_status({"project_id": self.task["project_id"], "steps_done": done, **position})
 
-    def record(name: str, result: Any) -> None:
-        summary["steps"].append({"step": name, "at": context.current_utc_datetime.isoformat(), "result": result})
+    def record(self, name: str, result: Any) -> None:
+        self.summary["steps"].append(
+            {"step": name, "at": self.context.current_utc_datetime.isoformat(), "result": result}
+        )
 
-    def run(name: str, work: Any) -> Orchestration:
+    def run(self, name: str, work: Any) -> Orchestration:
         """One step: shown as under way, run (a task, or a generator of tasks), its result recorded."""
-        show(step=name)
+        self.show(step=name)
         result = (yield from work) if isinstance(work, Generator) else (yield work)
-        record(name, result)
+        self.record(name, result)
         return result
 
-    show(step="plan")
-    selector = task.get("images")
-    plan = yield activity(context, names.ERASE_PLAN_PROJECT, {**base, "selector": selector})
-    summary["plan"] = plan
-    if not plan["exists"] or task.get("dry_run"):
-        show(step="done")
-        return summary
+    def step(self, name: EraseStep, function: str, **payload: Any) -> Orchestration:
+        return self.run(name, activity(self.context, function, {**self.base, **payload}))
 
-    if plan["mode"] == "project":
+    def whole_project(self, plan: dict[str, Any]) -> Orchestration:
+        """In the order the API accepts: nothing published, images, predictions, tags, iterations, project."""
         if plan["published_iterations"]:
-            unpublish = {**base, "iteration_ids": plan["published_iterations"]}
-            yield from run(EraseStep.UNPUBLISH, activity(context, names.ERASE_UNPUBLISH, unpublish))
-        yield from run(EraseStep.DELETE_IMAGES, activity(context, names.ERASE_ALL_IMAGES, base))
-        yield from run(EraseStep.WAIT_FOR_IMAGES, _wait_for_images(context, base, None, plan["trained_iterations"]))
-        if "predictions" in task["include"]:
-            yield from run(EraseStep.DELETE_PREDICTIONS, _delete_predictions(context, base))
-        yield from run(EraseStep.DELETE_TAGS, activity(context, names.ERASE_TAGS, base))
-        all_iterations = {**base, "iteration_ids": None}
-        yield from run(EraseStep.DELETE_ITERATIONS, activity(context, names.ERASE_ITERATIONS, all_iterations))
-        yield from run(EraseStep.DELETE_PROJECT, activity(context, names.ERASE_PROJECT, base))
-        show(step=EraseStep.VERIFY)
-        summary["checks"] = yield activity(context, names.ERASE_VERIFY, {**base, "mode": "project"})
-        show(step="done")
-        return summary
+            yield from self.step(EraseStep.UNPUBLISH, names.ERASE_UNPUBLISH, iteration_ids=plan["published_iterations"])
+        yield from self.step(EraseStep.DELETE_IMAGES, names.ERASE_ALL_IMAGES)
+        waiting = _wait_for_images(self.context, self.base, None, plan["trained_iterations"])
+        yield from self.run(EraseStep.WAIT_FOR_IMAGES, waiting)
+        if "predictions" in self.task["include"]:
+            yield from self.run(EraseStep.DELETE_PREDICTIONS, _delete_predictions(self.context, self.base))
+        yield from self.step(EraseStep.DELETE_TAGS, names.ERASE_TAGS)
+        yield from self.step(EraseStep.DELETE_ITERATIONS, names.ERASE_ITERATIONS, iteration_ids=None)
+        yield from self.step(EraseStep.DELETE_PROJECT, names.ERASE_PROJECT)
+        self.show(step=EraseStep.VERIFY)
+        verify = {**self.base, "mode": "project"}
+        self.summary["checks"] = yield activity(self.context, names.ERASE_VERIFY, verify)
 
-    ids_path = plan["ids_path"]
-    batches = (int(plan["images"]) + MAX_IMAGE_IDS - 1) // MAX_IMAGE_IDS
-    tasks = [(names.ERASE_IMAGE_BATCH, {**base, "ids_path": ids_path, "batch": n}) for n in range(batches)]
-    batches_done = 0
+    def selected_images(self, plan: dict[str, Any]) -> Orchestration:
+        """A data subject's images in batches of ids (every iteration too), the wait for background
+        deletion, the affected iterations when asked, then the read-back of those ids."""
+        ids_path = plan["ids_path"]
+        batches = (int(plan["images"]) + MAX_IMAGE_IDS - 1) // MAX_IMAGE_IDS
+        tasks = [(names.ERASE_IMAGE_BATCH, {**self.base, "ids_path": ids_path, "batch": n}) for n in range(batches)]
+        done = 0
 
-    def batch_done(_index: int, _result: Any) -> None:
-        nonlocal batches_done
-        batches_done += 1
-        show(step=EraseStep.DELETE_IMAGES, batches=batches, batches_done=batches_done)
+        def batch_done(_index: int, _result: Any) -> None:
+            nonlocal done
+            done += 1
+            self.show(step=EraseStep.DELETE_IMAGES, batches=batches, batches_done=done)
 
-    show(step=EraseStep.DELETE_IMAGES, batches=batches, batches_done=0)
-    results = yield from in_batches(context, tasks, int(task.get("page_width") or 4), batch_done)
-    record(EraseStep.DELETE_IMAGES, {"requested": sum(r["requested"] for r in results), "batches": batches})
-    yield from run(EraseStep.WAIT_FOR_IMAGES, _wait_for_images(context, base, ids_path, plan["trained_iterations"]))
-    deleted_iterations: list[str] = []
-    if task.get("delete_affected_iterations") and plan["affected_iterations"]:
-        deleted_iterations = plan["affected_iterations"]
-        affected = {**base, "iteration_ids": deleted_iterations}
-        yield from run(EraseStep.DELETE_ITERATIONS, activity(context, names.ERASE_ITERATIONS, affected))
-    show(step=EraseStep.VERIFY)
-    summary["checks"] = yield activity(
-        context,
-        names.ERASE_VERIFY,
-        {
-            **base,
+        self.show(step=EraseStep.DELETE_IMAGES, batches=batches, batches_done=0)
+        results = yield from in_batches(self.context, tasks, int(self.task.get("page_width") or 4), batch_done)
+        self.record(EraseStep.DELETE_IMAGES, {"requested": sum(r["requested"] for r in results), "batches": batches})
+        waiting = _wait_for_images(self.context, self.base, ids_path, plan["trained_iterations"])
+        yield from self.run(EraseStep.WAIT_FOR_IMAGES, waiting)
+        deleted_iterations: list[str] = []
+        if self.task.get("delete_affected_iterations") and plan["affected_iterations"]:
+            deleted_iterations = plan["affected_iterations"]
+            yield from self.step(EraseStep.DELETE_ITERATIONS, names.ERASE_ITERATIONS, iteration_ids=deleted_iterations)
+        self.show(step=EraseStep.VERIFY)
+        verify = {
+            **self.base,
             "mode": "images",
             "ids_path": ids_path,
             "iteration_ids": plan["trained_iterations"],
             "deleted_iterations": deleted_iterations,
-        },
-    )
-    show(step="done")
-    return summary
+        }
+        self.summary["checks"] = yield activity(self.context, names.ERASE_VERIFY, verify)
 
 
 def _wait_for_images(

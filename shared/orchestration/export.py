@@ -11,7 +11,7 @@ from typing import Any
 from shared.customvision import MAX_TAKE
 
 from . import names
-from .context import Orchestration, OrchestrationContext, activity, failure_reason, in_batches, over_projects
+from .context import Orchestration, OrchestrationContext, Task, activity, failure_reason, in_batches, over_projects
 
 DEFAULT_WIDTH = 8
 MAX_ERRORS_PER_PROJECT = 100
@@ -56,142 +56,163 @@ def export_project(context: OrchestrationContext) -> Orchestration:
 
 
 def _export_project(context: OrchestrationContext, task: dict[str, Any], partial: dict[str, Any]) -> Orchestration:
-    request_id, resource, project_id = task["request_id"], task["resource"], task["project_id"]
-    include: list[str] = task["include"]
-    width = int(task.get("page_width") or DEFAULT_WIDTH)
-    base = {"request_id": request_id, "resource": resource, "project_id": project_id}
+    """For each kind in scope, its steps: details, then images, image performances, predictions."""
+    run = _ProjectExport(context, task, partial)
+    yield from run.details()
+    if "images" in run.include:
+        yield from run.images()
+    if "performance" in run.include:
+        yield from run.image_performances()
+    if "predictions" in run.include:
+        yield from run.predictions()
+    run.show("done")
+    return partial
 
-    selector = task.get("images")
-    if selector:
-        # A data subject's images only: other people's images, their model performance records and
-        # stored predictions (which cannot be tied to a person) are not part of this export.
-        include = [kind for kind in include if kind not in ("performance", "predictions")]
-        partial["notes"] = [
-            "scope.images selects a data subject's images: only those images (and their files) are exported;"
-            " image performances and stored predictions cannot be attributed to a person and are left out"
-        ]
-    # Counted into ``partial`` as we go, so a failure later keeps what was done.
-    exported: dict[str, int] = partial["exported"]
 
-    def show(step: str, **position: Any) -> None:
-        """Progress for ``GET /api/requests/{id}``: where this project is, and what it has exported."""
-        context.set_custom_status({"project_id": project_id, "step": step, **position, "exported": dict(exported)})
+class _ProjectExport:
+    """One project's export as it goes: what each kind's steps share (the payload base, the page
+    width, the counts and errors so far, the progress shown to ``GET /api/requests/{id}``).
 
-    show("details")
-    details = yield activity(
-        context, names.EXPORT_PROJECT_DETAILS, {**base, "include": include, "count_images": not selector}
-    )
-    expected: dict[str, Any] = details["expected"]
-    exported.update(details["exported"])
-    errors: list[dict[str, Any]] = partial["errors"]
-    errors.extend(details["errors"])
-    partial["iterations"] = details["iterations"]
-    partial["expected"] = _flatten(expected)
-    trained = [entry["id"] for entry in details["iterations"] if entry["trained"]]
+    Counted into ``partial`` as it goes, so a failure later keeps what was done."""
 
-    def add(result: dict[str, Any], *kinds: tuple[str, str]) -> None:
+    def __init__(self, context: OrchestrationContext, task: dict[str, Any], partial: dict[str, Any]) -> None:
+        self.context = context
+        self.partial = partial
+        self.project_id: str = task["project_id"]
+        self.base = {"request_id": task["request_id"], "resource": task["resource"], "project_id": self.project_id}
+        self.width = int(task.get("page_width") or DEFAULT_WIDTH)
+        self.selector = task.get("images")
+        self.include: list[str] = task["include"]
+        if self.selector:
+            # A data subject's images only: other people's images, their model performance records and
+            # stored predictions (which cannot be tied to a person) are not part of this export.
+            self.include = [kind for kind in self.include if kind not in ("performance", "predictions")]
+            partial["notes"] = [
+                "scope.images selects a data subject's images: only those images (and their files) are exported;"
+                " image performances and stored predictions cannot be attributed to a person and are left out"
+            ]
+        self.exported: dict[str, int] = partial["exported"]
+        self.errors: list[dict[str, Any]] = partial["errors"]
+        self.expected: dict[str, Any] = {}
+        self.trained: list[str] = []
+
+    def show(self, step: str, **position: Any) -> None:
+        """Progress: where this project is, and what it has exported."""
+        status = {"project_id": self.project_id, "step": step, **position, "exported": dict(self.exported)}
+        self.context.set_custom_status(status)
+
+    def add(self, result: dict[str, Any], *kinds: tuple[str, str]) -> None:
         for source, kind in kinds:
-            exported[kind] = exported.get(kind, 0) + int(result.get(source, 0))
+            self.exported[kind] = self.exported.get(kind, 0) + int(result.get(source, 0))
         # Errors name ids; keep the history bounded when a whole project fails file by file.
         for error in result.get("errors", []):
-            if len(errors) < MAX_ERRORS_PER_PROJECT:
-                errors.append(error)
+            if len(self.errors) < MAX_ERRORS_PER_PROJECT:
+                self.errors.append(error)
             else:
-                partial["errors_omitted"] = partial.get("errors_omitted", 0) + 1
+                self.partial["errors_omitted"] = self.partial.get("errors_omitted", 0) + 1
 
     def paged(
-        step: str, iteration_id: str | None, pages: int, kinds: list[tuple[str, str]]
+        self, step: str, iteration_id: str | None, pages: int, kinds: list[tuple[str, str]]
     ) -> Callable[[int, Any], None]:
         """``on_result`` for one listing's pages: count each page as it finishes and show how far it is."""
         position: dict[str, Any] = {"listing": iteration_id or "workspace", "pages": pages, "pages_done": 0}
-        show(step, **position)
+        self.show(step, **position)
 
         def page_done(_index: int, result: Any) -> None:
-            add(result, *kinds)
+            self.add(result, *kinds)
             position["pages_done"] += 1
-            show(step, **position)
+            self.show(step, **position)
 
         return page_done
 
-    if "images" in include:
-        with_files = "image_files" in include
-        listings: list[tuple[str | None, int]]
-        if selector:
-            selection = yield activity(context, names.EXPORT_SELECT_IMAGES, {**base, "selector": selector})
-            expected["images"] = selection["workspace"]
-            expected["iteration_images"] = selection["iterations"]
-            partial["expected"] = _flatten(expected)
+    def commit(self, listing: str, iteration_id: str | None, pages: int) -> Task:
+        payload = {**self.base, "listing": listing, "iteration_id": iteration_id, "pages": pages}
+        return activity(self.context, names.COMMIT_JSONL, payload)
+
+    def details(self) -> Orchestration:
+        """Project, tags, iterations, performance, exports; and the API's counts to check against."""
+        self.show("details")
+        payload = {**self.base, "include": self.include, "count_images": not self.selector}
+        details = yield activity(self.context, names.EXPORT_PROJECT_DETAILS, payload)
+        self.expected = details["expected"]
+        self.exported.update(details["exported"])
+        self.errors.extend(details["errors"])
+        self.partial["iterations"] = details["iterations"]
+        self.partial["expected"] = _flatten(self.expected)
+        self.trained = [entry["id"] for entry in details["iterations"] if entry["trained"]]
+
+    def images(self) -> Orchestration:
+        """The workspace's pages, then each trained iteration's snapshot (so snapshot pages copy only
+        the files the workspace did not have); a data subject's selection reads its id pages instead."""
+        page_task = {**self.base, "with_files": "image_files" in self.include}
+        if self.selector:
+            selection = yield activity(
+                self.context, names.EXPORT_SELECT_IMAGES, {**self.base, "selector": self.selector}
+            )
+            self.expected["images"] = selection["workspace"]
+            self.expected["iteration_images"] = selection["iterations"]
+            self.partial["expected"] = _flatten(self.expected)
             # Every listing reads the same id pages; each keeps the ids it holds.
-            listings = [(iteration_id, int(selection["images"])) for iteration_id in [None, *trained]]
+            listings = [(iteration_id, int(selection["images"])) for iteration_id in [None, *self.trained]]
+            page_task["ids_path"] = selection["ids_path"]
         else:
-            listings = [(None, int(expected.get("images", 0)))]
-            listings += [
-                (iteration_id, int(expected.get("iteration_images", {}).get(iteration_id, 0)))
-                for iteration_id in trained
-            ]
+            snapshots = self.expected.get("iteration_images", {})
+            listings = [(None, int(self.expected.get("images", 0)))]
+            listings += [(iteration_id, int(snapshots.get(iteration_id, 0))) for iteration_id in self.trained]
+        name = names.EXPORT_SELECTED_IMAGE_PAGE if self.selector else names.EXPORT_IMAGE_PAGE
         for iteration_id, total in listings:
             pages = _page_count(total)
-            page_task = {**base, "iteration_id": iteration_id, "with_files": with_files}
-            if selector:
-                tasks = [
-                    (names.EXPORT_SELECTED_IMAGE_PAGE, {**page_task, "ids_path": selection["ids_path"], "page": page})
-                    for page in range(pages)
-                ]
-            else:
-                tasks = [(names.EXPORT_IMAGE_PAGE, {**page_task, "page": page}) for page in range(pages)]
-            if iteration_id is None and not selector:
-                kinds = [
-                    ("images", "images"),
-                    ("tagged_images", "tagged_images"),
-                    ("untagged_images", "untagged_images"),
-                    ("files", "image_files"),
-                ]
-            elif iteration_id is None:
-                kinds = [("images", "images"), ("files", "image_files")]
-            else:
-                kinds = [("images", "iteration_images"), ("files", "image_files")]
-            yield from in_batches(context, tasks, width, paged("images", iteration_id, pages, kinds))
-            yield activity(
-                context, names.COMMIT_JSONL, {**base, "listing": "images", "iteration_id": iteration_id, "pages": pages}
-            )
+            tasks = [(name, {**page_task, "iteration_id": iteration_id, "page": page}) for page in range(pages)]
+            kinds = _image_counters(iteration_id, selective=bool(self.selector))
+            yield from in_batches(self.context, tasks, self.width, self.paged("images", iteration_id, pages, kinds))
+            yield self.commit("images", iteration_id, pages)
 
-    if "performance" in include:
-        for iteration_id in trained:
-            total = int(expected.get("image_performances", {}).get(iteration_id, 0))
-            pages = _page_count(total)
+    def image_performances(self) -> Orchestration:
+        for iteration_id in self.trained:
+            pages = _page_count(int(self.expected.get("image_performances", {}).get(iteration_id, 0)))
             tasks = [
-                (names.EXPORT_IMAGE_PERFORMANCE_PAGE, {**base, "iteration_id": iteration_id, "page": page})
+                (names.EXPORT_IMAGE_PERFORMANCE_PAGE, {**self.base, "iteration_id": iteration_id, "page": page})
                 for page in range(pages)
             ]
             kinds = [("image_performances", "image_performances")]
-            yield from in_batches(context, tasks, width, paged("image_performances", iteration_id, pages, kinds))
-            yield activity(
-                context,
-                names.COMMIT_JSONL,
-                {**base, "listing": "image_performances", "iteration_id": iteration_id, "pages": pages},
-            )
+            on_page = self.paged("image_performances", iteration_id, pages, kinds)
+            yield from in_batches(self.context, tasks, self.width, on_page)
+            yield self.commit("image_performances", iteration_id, pages)
 
-    if "predictions" in include:
+    def predictions(self) -> Orchestration:
+        """Stored predictions, following the query's continuation token."""
         continuation: dict[str, Any] | None = None
         part = 0
         while True:
-            show("predictions", parts_done=part)
-            result = yield activity(
-                context,
-                names.EXPORT_PREDICTION_PAGES,
-                {**base, "continuation": continuation, "first_part": part, "with_files": "image_files" in include},
-            )
-            add(result, ("predictions", "predictions"), ("files", "prediction_files"))
+            self.show("predictions", parts_done=part)
+            payload = {
+                **self.base,
+                "continuation": continuation,
+                "first_part": part,
+                "with_files": "image_files" in self.include,
+            }
+            result = yield activity(self.context, names.EXPORT_PREDICTION_PAGES, payload)
+            self.add(result, ("predictions", "predictions"), ("files", "prediction_files"))
             part += int(result["parts"])
             continuation = result["next"]
             if continuation is None:
                 break
-        yield activity(
-            context, names.COMMIT_JSONL, {**base, "listing": "predictions", "iteration_id": None, "pages": part}
-        )
+        yield self.commit("predictions", None, part)
 
-    show("done")
-    return partial
+
+def _image_counters(iteration_id: str | None, *, selective: bool) -> list[tuple[str, str]]:
+    """(page result key, counter) of an image listing: the workspace counts tagged and untagged
+    images too (unless it reads a selection); a snapshot counts its images apart."""
+    if iteration_id is not None:
+        return [("images", "iteration_images"), ("files", "image_files")]
+    if selective:
+        return [("images", "images"), ("files", "image_files")]
+    return [
+        ("images", "images"),
+        ("tagged_images", "tagged_images"),
+        ("untagged_images", "untagged_images"),
+        ("files", "image_files"),
+    ]
 
 
 def _flatten(expected: dict[str, Any]) -> dict[str, int]:
