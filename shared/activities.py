@@ -11,6 +11,7 @@ from typing import Any
 
 from azure.storage.blob.aio import BlobServiceClient
 
+from shared import contracts as c
 from shared import endings
 from shared.arm import ArmClient, ArmError
 from shared.connections import blob_service, evidence_container, results_container, setting
@@ -26,11 +27,11 @@ from shared.results.audit import AuditTrail
 from shared.results.store import ResultStore
 from shared.selection import clear_selector, select_images
 from shared.settings import load_resources
-from shared.step import Payload, Step, in_step, with_store
+from shared.step import Step, in_step, with_store
 
 
 @with_store
-async def record_request(service: BlobServiceClient, store: ResultStore, payload: Payload) -> dict[str, Any]:
+async def record_request(service: BlobServiceClient, store: ResultStore, payload: c.WithRequest) -> dict[str, Any]:
     """``request.json``: the validated request (fingerprinted, as history holds it) the work was done for."""
     request = DsrRequest.from_json_dict(payload["request"])
     await store.ensure_container()
@@ -39,25 +40,25 @@ async def record_request(service: BlobServiceClient, store: ResultStore, payload
 
 
 @in_step("list_projects")
-async def list_projects(step: Step, payload: Payload) -> dict[str, Any]:
+async def list_projects(step: Step, payload: c.ListProjects) -> dict[str, Any]:
     return await project.list_project_ids(step, payload["projects"])
 
 
 @in_step("export_project_details")
-async def export_project_details(step: Step, payload: Payload) -> dict[str, Any]:
+async def export_project_details(step: Step, payload: c.ProjectDetails) -> dict[str, Any]:
     return await project.export_project_details(
         step, payload["project_id"], payload["include"], count_images=payload.get("count_images", True)
     )
 
 
 @in_step("export_select_images")
-async def export_select_images(step: Step, payload: Payload) -> dict[str, Any]:
+async def export_select_images(step: Step, payload: c.SelectImages) -> dict[str, Any]:
     selector = await clear_selector(step.service, step.store, step.request_id, payload["selector"])
     return await select_images(step.client, step.store, step.request_id, payload["project_id"], selector)
 
 
 @in_step("export_selected_image_page")
-async def export_selected_image_page(step: Step, payload: Payload) -> dict[str, Any]:
+async def export_selected_image_page(step: Step, payload: c.SelectedImagePage) -> dict[str, Any]:
     return await images.export_selected_image_page(
         step,
         payload["project_id"],
@@ -69,21 +70,21 @@ async def export_selected_image_page(step: Step, payload: Payload) -> dict[str, 
 
 
 @in_step("export_image_page")
-async def export_image_page(step: Step, payload: Payload) -> dict[str, Any]:
+async def export_image_page(step: Step, payload: c.ImagePage) -> dict[str, Any]:
     return await images.export_image_page(
         step, payload["project_id"], payload["iteration_id"], payload["page"], with_files=payload["with_files"]
     )
 
 
 @in_step("export_image_performance_page")
-async def export_image_performance_page(step: Step, payload: Payload) -> dict[str, Any]:
+async def export_image_performance_page(step: Step, payload: c.ImagePerformancePage) -> dict[str, Any]:
     return await performance.export_image_performance_page(
         step, payload["project_id"], payload["iteration_id"], payload["page"]
     )
 
 
 @in_step("export_prediction_pages")
-async def export_prediction_pages(step: Step, payload: Payload) -> dict[str, Any]:
+async def export_prediction_pages(step: Step, payload: c.PredictionPages) -> dict[str, Any]:
     return await predictions.export_prediction_pages(
         step,
         payload["project_id"],
@@ -93,12 +94,14 @@ async def export_prediction_pages(step: Step, payload: Payload) -> dict[str, Any
     )
 
 
-def _listing_path(payload: dict[str, Any]) -> str:
+def _listing_path(payload: c.CommitJsonl) -> str:
     request_id, project_id, iteration_id = payload["request_id"], payload["project_id"], payload["iteration_id"]
     listing = payload["listing"]
     if listing == "images":
         return images.images_jsonl_path(request_id, project_id, iteration_id)
     if listing == "image_performances":
+        if iteration_id is None:
+            raise ValueError("image performances belong to an iteration: iteration_id is required")
         return performance.image_performances_path(request_id, project_id, iteration_id)
     if listing == "predictions":
         return predictions.predictions_path(request_id, project_id)
@@ -106,12 +109,12 @@ def _listing_path(payload: dict[str, Any]) -> str:
 
 
 @with_store
-async def commit_jsonl(service: BlobServiceClient, store: ResultStore, payload: Payload) -> dict[str, Any]:
+async def commit_jsonl(service: BlobServiceClient, store: ResultStore, payload: c.CommitJsonl) -> dict[str, Any]:
     return await images.commit_jsonl(store, _listing_path(payload), payload["pages"])
 
 
 @with_store
-async def finalize(service: BlobServiceClient, store: ResultStore, payload: Payload) -> dict[str, Any]:
+async def finalize(service: BlobServiceClient, store: ResultStore, payload: c.Finalize) -> dict[str, Any]:
     request = payload["request"]
     zip_package = bool(request.get("export_zip")) or setting("CVDSR_EXPORT_ZIP", "false") == "true"
     return await finalize_export(
@@ -125,24 +128,24 @@ async def finalize(service: BlobServiceClient, store: ResultStore, payload: Payl
 
 
 @with_store
-async def record_failure(service: BlobServiceClient, store: ResultStore, payload: Payload) -> dict[str, Any]:
+async def record_failure(service: BlobServiceClient, store: ResultStore, payload: c.RecordFailure) -> dict[str, Any]:
     """The request failed for good: a failed outcome, and a manifest that says why."""
     return await endings.record_failure(store, payload["request"], payload["started_at"], payload["reason"])
 
 
 @with_store
-async def remove_work(service: BlobServiceClient, store: ResultStore, payload: Payload) -> dict[str, Any]:
+async def remove_work(service: BlobServiceClient, store: ResultStore, payload: c.OnRequest) -> dict[str, Any]:
     """The request's work blobs (the clear selector, selected ids) go once the outcome is out."""
     return {"removed": await endings.remove_work(service, store, payload["request_id"])}
 
 
-async def send_completion_event(payload: dict[str, Any]) -> dict[str, str]:
+async def send_completion_event(payload: c.SendCompletion) -> dict[str, str]:
     """Sign a fresh link and send the event. Returns per-channel delivery, without the link."""
     return await deliver_outcome(payload["request"], payload["outcome"])
 
 
 @in_step("erase_plan")
-async def erase_plan_project(step: Step, payload: Payload) -> dict[str, Any]:
+async def erase_plan_project(step: Step, payload: c.ErasePlan) -> dict[str, Any]:
     selector = payload["selector"]
     if selector is not None:
         selector = await clear_selector(step.service, step.store, step.request_id, selector)
@@ -150,49 +153,49 @@ async def erase_plan_project(step: Step, payload: Payload) -> dict[str, Any]:
 
 
 @in_step("erase_unpublish")
-async def erase_unpublish(step: Step, payload: Payload) -> dict[str, Any]:
+async def erase_unpublish(step: Step, payload: c.Unpublish) -> dict[str, Any]:
     return await erase_steps.unpublish(step, payload["project_id"], payload["iteration_ids"])
 
 
 @in_step("erase_all_images")
-async def erase_all_images(step: Step, payload: Payload) -> dict[str, Any]:
+async def erase_all_images(step: Step, payload: c.OnProject) -> dict[str, Any]:
     return await erase_steps.delete_all_images(step, payload["project_id"])
 
 
 @in_step("erase_image_batch")
-async def erase_image_batch(step: Step, payload: Payload) -> dict[str, Any]:
+async def erase_image_batch(step: Step, payload: c.ImageBatch) -> dict[str, Any]:
     return await erase_steps.delete_image_batch(step, payload["project_id"], payload["ids_path"], payload["batch"])
 
 
 @in_step("erase_remaining_images")
-async def erase_remaining_images(step: Step, payload: Payload) -> dict[str, Any]:
+async def erase_remaining_images(step: Step, payload: c.RemainingImages) -> dict[str, Any]:
     return await erase_steps.remaining_images(
         step, payload["project_id"], ids_path=payload["ids_path"], iteration_ids=payload["iteration_ids"]
     )
 
 
 @in_step("erase_predictions")
-async def erase_predictions(step: Step, payload: Payload) -> dict[str, Any]:
+async def erase_predictions(step: Step, payload: c.OnProject) -> dict[str, Any]:
     return await erase_steps.delete_predictions(step, payload["project_id"])
 
 
 @in_step("erase_tags")
-async def erase_tags(step: Step, payload: Payload) -> dict[str, Any]:
+async def erase_tags(step: Step, payload: c.OnProject) -> dict[str, Any]:
     return await erase_steps.delete_tags(step, payload["project_id"])
 
 
 @in_step("erase_iterations")
-async def erase_iterations(step: Step, payload: Payload) -> dict[str, Any]:
+async def erase_iterations(step: Step, payload: c.Iterations) -> dict[str, Any]:
     return await erase_steps.delete_iterations(step, payload["project_id"], payload["iteration_ids"])
 
 
 @in_step("erase_project")
-async def erase_project(step: Step, payload: Payload) -> dict[str, Any]:
+async def erase_project(step: Step, payload: c.OnProject) -> dict[str, Any]:
     return await erase_steps.delete_project(step, payload["project_id"])
 
 
 @in_step("erase_verify")
-async def erase_verify(step: Step, payload: Payload) -> list[dict[str, Any]]:
+async def erase_verify(step: Step, payload: c.EraseVerify) -> list[dict[str, Any]]:
     if payload["mode"] == "project":
         return await erase_checks.verify_project_deleted(step, payload["project_id"])
     return await erase_checks.verify_images_deleted(
@@ -201,7 +204,7 @@ async def erase_verify(step: Step, payload: Payload) -> list[dict[str, Any]]:
 
 
 @with_store
-async def finalize_erase_request(service: BlobServiceClient, store: ResultStore, payload: Payload) -> dict[str, Any]:
+async def finalize_erase_request(service: BlobServiceClient, store: ResultStore, payload: c.Finalize) -> dict[str, Any]:
     evidence = evidence_container(service)
     return await finalize_erase(
         store,
@@ -212,7 +215,7 @@ async def finalize_erase_request(service: BlobServiceClient, store: ResultStore,
     )
 
 
-async def export_account(payload: dict[str, Any]) -> dict[str, Any]:
+async def export_account(payload: c.ExportAccount) -> dict[str, Any]:
     """``data/account.json``: the account row of every resource with an ARM resource id."""
     resources = load_resources()
     rows: list[dict[str, Any]] = []
@@ -244,7 +247,7 @@ async def export_account(payload: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-async def erase_account(payload: dict[str, Any]) -> dict[str, Any]:
+async def erase_account(payload: c.OnResource) -> dict[str, Any]:
     """Delete and purge the account of one resource (only called once its contents are verified gone)."""
     resource_id = load_resources()[payload["resource"]].arm_resource_id
     if not resource_id:

@@ -26,6 +26,8 @@ from shared.results.store import ResultStore
 
 Payload = dict[str, Any]
 Result = TypeVar("Result")
+# A payload of ``shared.contracts`` (a TypedDict is a Mapping[str, object]).
+P = TypeVar("P", bound=Mapping[str, object])
 
 
 @dataclass
@@ -53,15 +55,14 @@ async def open_step(
                 await audit.flush(container, evidence)
 
 
-def in_step(
-    name: str,
-) -> Callable[[Callable[[Step, Payload], Awaitable[Result]]], Callable[[Payload], Awaitable[Result]]]:
-    """An activity on one resource; ``name`` is the step as the audit log records it."""
+def in_step(name: str) -> Callable[[Callable[[Step, P], Awaitable[Result]]], Callable[[P], Awaitable[Result]]]:
+    """An activity on one resource (its payload holds ``request_id`` and ``resource``); ``name`` is
+    the step as the audit log records it."""
 
-    def wrap(body: Callable[[Step, Payload], Awaitable[Result]]) -> Callable[[Payload], Awaitable[Result]]:
+    def wrap(body: Callable[[Step, P], Awaitable[Result]]) -> Callable[[P], Awaitable[Result]]:
         @functools.wraps(body)
-        async def activity(payload: Payload) -> Result:
-            async with open_step(payload["request_id"], name, payload["resource"]) as step:
+        async def activity(payload: P) -> Result:
+            async with open_step(str(payload["request_id"]), name, str(payload["resource"])) as step:
                 return await body(step, payload)
 
         return activity
@@ -70,12 +71,12 @@ def in_step(
 
 
 def with_store(
-    body: Callable[[BlobServiceClient, ResultStore, Payload], Awaitable[Result]],
-) -> Callable[[Payload], Awaitable[Result]]:
+    body: Callable[[BlobServiceClient, ResultStore, P], Awaitable[Result]],
+) -> Callable[[P], Awaitable[Result]]:
     """An activity that needs the results container and nothing of Custom Vision."""
 
     @functools.wraps(body)
-    async def activity(payload: Payload) -> Result:
+    async def activity(payload: P) -> Result:
         async with blob_service() as service:
             return await body(service, ResultStore(results_container(service)), payload)
 

@@ -6,6 +6,7 @@ from collections.abc import Generator
 from datetime import timedelta
 from typing import Any
 
+from shared import contracts as c
 from shared.catalogue import EraseStep
 from shared.customvision import MAX_IMAGE_IDS
 
@@ -62,7 +63,11 @@ class _ProjectErase:
         self.context = context
         self.task = task
         self.summary = summary
-        self.base = {"request_id": task["request_id"], "resource": task["resource"], "project_id": task["project_id"]}
+        self.base: c.OnProject = {
+            "request_id": task["request_id"],
+            "resource": task["resource"],
+            "project_id": task["project_id"],
+        }
 
     def show(self, **position: Any) -> None:
         """Progress for ``GET /api/requests/{id}``: the step under way and the steps finished so far."""
@@ -97,7 +102,7 @@ class _ProjectErase:
         yield from self.step(EraseStep.DELETE_ITERATIONS, names.ERASE_ITERATIONS, iteration_ids=None)
         yield from self.step(EraseStep.DELETE_PROJECT, names.ERASE_PROJECT)
         self.show(step=EraseStep.VERIFY)
-        verify = {**self.base, "mode": "project"}
+        verify: c.VerifyProject = {**self.base, "mode": "project"}
         self.summary["checks"] = yield activity(self.context, names.ERASE_VERIFY, verify)
 
     def selected_images(self, plan: dict[str, Any]) -> Orchestration:
@@ -123,7 +128,7 @@ class _ProjectErase:
             deleted_iterations = plan["affected_iterations"]
             yield from self.step(EraseStep.DELETE_ITERATIONS, names.ERASE_ITERATIONS, iteration_ids=deleted_iterations)
         self.show(step=EraseStep.VERIFY)
-        verify = {
+        verify: c.VerifyImages = {
             **self.base,
             "mode": "images",
             "ids_path": ids_path,
@@ -134,16 +139,15 @@ class _ProjectErase:
 
 
 def _wait_for_images(
-    context: OrchestrationContext, base: dict[str, Any], ids_path: str | None, iteration_ids: list[str]
+    context: OrchestrationContext, base: c.OnProject, ids_path: str | None, iteration_ids: list[str]
 ) -> Orchestration:
     """Poll with durable timers (no activity sleeps) until the background deletion is done."""
     deadline = context.current_utc_datetime + timedelta(seconds=MAX_WAIT_SECONDS)
     polls = 0
     interval = FIRST_POLL_SECONDS
     while True:
-        result = yield activity(
-            context, names.ERASE_REMAINING_IMAGES, {**base, "ids_path": ids_path, "iteration_ids": iteration_ids}
-        )
+        remaining: c.RemainingImages = {**base, "ids_path": ids_path, "iteration_ids": iteration_ids}
+        result = yield activity(context, names.ERASE_REMAINING_IMAGES, remaining)
         polls += 1
         if result["remaining"] == 0 or context.current_utc_datetime >= deadline:
             return {"remaining": result["remaining"], "polls": polls}
@@ -151,7 +155,7 @@ def _wait_for_images(
         interval = min(2 * interval, MAX_POLL_SECONDS)
 
 
-def _delete_predictions(context: OrchestrationContext, base: dict[str, Any]) -> Orchestration:
+def _delete_predictions(context: OrchestrationContext, base: c.OnProject) -> Orchestration:
     deleted = 0
     while True:
         result = yield activity(context, names.ERASE_PREDICTIONS, base)

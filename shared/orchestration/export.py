@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from shared import contracts as c
 from shared.customvision import MAX_TAKE
 
 from . import names
@@ -79,7 +80,11 @@ class _ProjectExport:
         self.context = context
         self.partial = partial
         self.project_id: str = task["project_id"]
-        self.base = {"request_id": task["request_id"], "resource": task["resource"], "project_id": self.project_id}
+        self.base: c.OnProject = {
+            "request_id": task["request_id"],
+            "resource": task["resource"],
+            "project_id": self.project_id,
+        }
         self.width = int(task.get("page_width") or DEFAULT_WIDTH)
         self.selector = task.get("images")
         self.include: list[str] = task["include"]
@@ -125,14 +130,14 @@ class _ProjectExport:
 
         return page_done
 
-    def commit(self, listing: str, iteration_id: str | None, pages: int) -> Task:
-        payload = {**self.base, "listing": listing, "iteration_id": iteration_id, "pages": pages}
+    def commit(self, listing: c.Listing, iteration_id: str | None, pages: int) -> Task:
+        payload: c.CommitJsonl = {**self.base, "listing": listing, "iteration_id": iteration_id, "pages": pages}
         return activity(self.context, names.COMMIT_JSONL, payload)
 
     def details(self) -> Orchestration:
         """Project, tags, iterations, performance, exports; and the API's counts to check against."""
         self.show("details")
-        payload = {**self.base, "include": self.include, "count_images": not self.selector}
+        payload: c.ProjectDetails = {**self.base, "include": self.include, "count_images": not self.selector}
         details = yield activity(self.context, names.EXPORT_PROJECT_DETAILS, payload)
         self.expected = details["expected"]
         self.exported.update(details["exported"])
@@ -185,7 +190,7 @@ class _ProjectExport:
         part = 0
         while True:
             self.show("predictions", parts_done=part)
-            payload = {
+            payload: c.PredictionPages = {
                 **self.base,
                 "continuation": continuation,
                 "first_part": part,

@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from shared import contracts as c
+
 from . import names
 from .context import Orchestration, OrchestrationContext, activity, failure_reason
 
@@ -26,10 +28,11 @@ def run_request(context: OrchestrationContext) -> Orchestration:
         outcome = yield from _work(context, request, start.get("settings") or {}, started_at)
     except Exception as error:  # an activity failed for good: the ticket must still hear of it
         reason = failure_reason(error)
-        failure = {"request": request, "started_at": started_at, "reason": reason}
+        failure: c.RecordFailure = {"request": request, "started_at": started_at, "reason": reason}
         outcome = yield activity(context, names.RECORD_FAILURE, failure)
     context.set_custom_status({"phase": "notifying", "due_at": request.get("due_at"), "status": outcome["status"]})
-    delivery = yield activity(context, names.SEND_COMPLETION, {"request": request, "outcome": outcome})
+    sending: c.SendCompletion = {"request": request, "outcome": outcome}
+    delivery = yield activity(context, names.SEND_COMPLETION, sending)
     try:
         yield activity(context, names.REMOVE_WORK, {"request_id": request["request_id"]})
     except Exception as error:  # the outcome is out: a failed clean-up is the sweeper's to finish
