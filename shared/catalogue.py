@@ -126,8 +126,8 @@ KINDS: tuple[DataKind, ...] = (
         "predictions",
         ("QueryPredictions (continuation token)",),
         ("the query's own pages",),
-        f"DeletePrediction, 64 ids a call ({EraseStep.DELETE_PREDICTIONS})",
-        "QueryPredictions → none",
+        f"DeletePrediction, 64 ids a call ({EraseStep.DELETE_PREDICTIONS}), until QueryPredictions reads none",
+        "with the project (a data subject's erase leaves them: they cannot be tied to a person)",
     ),
     DataKind(
         "prediction_files",

@@ -18,7 +18,7 @@ from collections.abc import AsyncIterator, Mapping
 from datetime import datetime
 from typing import Any
 
-from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
+from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
 from azure.storage.blob.aio import BlobServiceClient, ContainerClient
 
 from shared.connections import state_container
@@ -72,6 +72,20 @@ async def mark_closed(service: BlobServiceClient, request_id: str, environ: Mapp
         await state_container(service, environ).delete_blob(f"{OPEN}{request_id}")
     except ResourceNotFoundError:
         pass
+
+
+async def close_if_unchanged(
+    service: BlobServiceClient, request_id: str, since: datetime, environ: Mapping[str, str] | None = None
+) -> bool:
+    """Close the request only if its marker was not written again after ``since`` (a redelivery
+    that is starting it now). Returns whether it was closed."""
+    try:
+        await state_container(service, environ).delete_blob(f"{OPEN}{request_id}", if_unmodified_since=since)
+    except ResourceNotFoundError:
+        return True
+    except ResourceModifiedError:
+        return False
+    return True
 
 
 async def open_requests(

@@ -89,7 +89,8 @@ async def sweep(
             status = await client.get_status(request_id, show_input=True)
             state = runtime_status(status)
             if state is None:
-                if now - since > NEVER_STARTED:
+                # Closed first, and only if no redelivery opened it again meanwhile; then its work goes.
+                if now - since > NEVER_STARTED and await claims.close_if_unchanged(service, request_id, since, environ):
                     await remove_work(service, store, request_id, environ)
                     counts["closed"] += 1
             elif state in RUNNING:

@@ -77,23 +77,26 @@ async def submit(raw: bytes, client: DurableClient, *, channel: str, caller: Cal
             held = await claims.claim(service, request_id, binding)
         if held != binding:
             return await _conflict(request, raw, client, channel)
+        kept = fingerprinter.request(clear)
         if await final_status(store, request_id) is not None:
-            # The same request, finished, its history gone (purged, or another task hub): re-send.
-            kept = await store.read_json(layout.request_json(request_id))
+            # The same request, finished, its history gone (purged, or another task hub): re-send, to
+            # the channels it named (the same binding, so the same callback).
             await _resend(kept, await from_manifest(store, request_id))
             return IntakeResult("resent", request_id)
         await store.ensure_container()
+        # Open first: the sweeper finds the work blob through this marker, whatever happens next.
+        await claims.mark_open(service, request_id)
         # The values that identify the person stay out of history: the work reads them from here.
         await store.put_json(layout.private_request(request_id), clear)
-        await claims.mark_open(service, request_id)
-        started = orchestration_input(fingerprinter.request(clear), binding, fan_out(request))
+        started = orchestration_input(kept, binding, fan_out(request))
         try:
             await client.start_new(REQUEST_ORCHESTRATOR, request_id, started)
         except Exception as error:
             if "already exists" not in str(error):
-                # Nothing started: nothing may keep the person's values. A redelivery claims nothing
-                # new (the claim is its own) and starts again.
-                await endings.remove_work(service, store, request_id)
+                # Nothing started (the start may also have failed after creating the instance: then
+                # its work stays): nothing may keep the person's values. A redelivery starts again.
+                if runtime_status(await client.get_status(request_id)) is None:
+                    await endings.remove_work(service, store, request_id)
                 raise
             # A concurrent delivery of this same request (same claim) started it first.
             existing = await client.get_status(request_id, show_input=True)

@@ -37,7 +37,8 @@ if TYPE_CHECKING:  # callbacks imports this module (for WebhookError); at run ti
 logger = logging.getLogger(__name__)
 
 SIGNATURE_HEADER = "X-Cvdsr-Signature"
-# A receiver that is down for a minute should still get the event; the activity's own retries come after.
+# A receiver that is down for a minute still gets the event. (A channel that fails is reported in the
+# delivery result, not retried by the activity: one broken channel must not re-send the others.)
 WEBHOOK_RETRY = RetryPolicy(max_attempts=5, max_elapsed_seconds=60.0, base_delay_seconds=0.5, max_delay_seconds=8.0)
 TIMESTAMP_HEADER = "X-Cvdsr-Timestamp"
 
@@ -111,12 +112,13 @@ async def send_webhook(
             else:
                 if response.is_success:
                     return response.status_code
-                if response.status_code not in RETRYABLE_STATUS:
+                if response.status_code not in RETRYABLE_STATUS and response.status_code < 500:
                     raise WebhookError(f"webhook {shown} answered HTTP {response.status_code}")
                 outcome = f"HTTP {response.status_code}"
                 retry_after = parse_retry_after(response.headers.get("retry-after"))
-            delay = retry.delay(attempt, retry_after, rng)
-            if attempt == limit or time.monotonic() + delay > deadline:
+            # The receiver's Retry-After is honoured up to the time left; past the deadline, give up.
+            delay = min(retry.delay(attempt, retry_after, rng), deadline - time.monotonic())
+            if attempt == limit or delay <= 0:
                 raise WebhookError(f"webhook {shown} failed after {attempt} attempts ({outcome})")
             logger.warning("webhook %s: %s on attempt %d; retrying in %.1fs", shown, outcome, attempt, delay)
             await sleep(delay)

@@ -24,6 +24,8 @@ from . import layout
 
 MAX_APPEND = 4 * 1024 * 1024  # the append-block limit
 ORDER_WAIT_SECONDS = 30.0
+# A copy that has not grown this long while behind has a gap no step will fill: it is filled from the log.
+GAP_WAIT_SECONDS = 2.0
 
 logger = logging.getLogger(__name__)
 
@@ -60,7 +62,7 @@ class AuditTrail:
         if evidence is not None:
             copy = await _append_blob(evidence, self.request_id)
             for block, offset in zip(blocks, offsets, strict=True):
-                await _append_at(copy, block, offset)
+                await _append_at(copy, log, block, offset)
         self.lines.clear()
 
     def _blocks(self) -> list[bytes]:
@@ -91,20 +93,41 @@ async def _append_blob(container: ContainerClient, request_id: str) -> BlobClien
     return blob
 
 
-async def _append_at(blob: BlobClient, block: bytes, offset: int) -> None:
+async def _append_at(copy: BlobClient, log: BlobClient, block: bytes, offset: int) -> None:
+    """Append ``block`` to the evidence copy at ``offset``, where it stands in the log.
+
+    Behind (a concurrent step's block is on its way): wait for it; when the copy stops growing (that
+    step died between its two appends), fill the gap from the log itself. Ahead at this offset: the
+    block is there already (a retried append whose answer was lost), or the copy went out of step;
+    then the lines are appended where they fall, and that is logged. Bounded in time either way."""
     deadline = time.monotonic() + ORDER_WAIT_SECONDS
+    last_size, still_since = -1, time.monotonic()
     while True:
         try:
-            await blob.append_block(block, appendpos_condition=offset)
+            await copy.append_block(block, appendpos_condition=offset)
             return
         except HttpResponseError as error:
             if getattr(error, "error_code", None) != "AppendPositionConditionNotMet":
                 raise
-        size = int((await blob.get_blob_properties()).size)
-        if size > offset or time.monotonic() > deadline:
-            # Out of step (a step re-ran, or a predecessor died between its two appends): keep the
-            # lines, in the order they come.
-            logger.warning("audit evidence of %s: a block appended out of order", blob.blob_name)
-            await blob.append_block(block)
+        size = int((await copy.get_blob_properties()).size)
+        if size > offset:
+            held = await (await copy.download_blob(offset=offset, length=len(block))).readall()
+            if held != block:
+                logger.warning("audit evidence of %s: a block appended out of order", copy.blob_name)
+                await copy.append_block(block)
             return
-        await asyncio.sleep(0.1)  # a concurrent step's block is on its way to this offset
+        if size != last_size:
+            last_size, still_since = size, time.monotonic()
+        elif time.monotonic() - still_since > GAP_WAIT_SECONDS:
+            gap = await (await log.download_blob(offset=size, length=offset - size)).readall()
+            try:
+                await copy.append_block(gap, appendpos_condition=size)
+            except HttpResponseError as error:  # it arrived after all: look again
+                if getattr(error, "error_code", None) != "AppendPositionConditionNotMet":
+                    raise
+            continue
+        if time.monotonic() > deadline:
+            logger.warning("audit evidence of %s: a block appended out of order", copy.blob_name)
+            await copy.append_block(block)
+            return
+        await asyncio.sleep(0.1)
