@@ -15,7 +15,7 @@ from shared.results import layout
 from shared.results.store import ResultStore
 
 FINAL = frozenset({"succeeded", "partially_succeeded", "failed"})
-MAX_ERRORS_IN_OUTCOME = 50
+MAX_ERRORS_IN_OUTCOME = 50  # errors an outcome carries through history and events; the manifest has all
 # The head of a manifest (everything before its file list) is read, never the list: an export of
 # 100,000 images lists 100,000 files.
 _HEAD_BYTES = 4 * 1024 * 1024

@@ -7,12 +7,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from shared.catalogue import EraseStep
+from shared.outcomes import MAX_ERRORS_IN_OUTCOME
 from shared.results import layout
 from shared.results.store import ResultStore
 
 from .certificate import keep_evidence, write_certificate
-
-MAX_ERRORS_IN_OUTCOME = 50
 
 
 def _deleted_counts(projects: list[dict[str, Any]]) -> Counter[str]:

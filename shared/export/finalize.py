@@ -6,14 +6,13 @@ from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
 
+from shared.outcomes import MAX_ERRORS_IN_OUTCOME
 from shared.results import layout
 from shared.results.package import build_package
 from shared.results.store import ResultStore
 
 from .manifest import compare_counts, write_manifest
 from .report import write_report
-
-MAX_ERRORS_IN_OUTCOME = 50
 
 
 def decide_status(exported: dict[str, int], mismatches: list[dict[str, Any]], errors: list[dict[str, Any]]) -> str:
