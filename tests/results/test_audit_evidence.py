@@ -5,22 +5,22 @@ two appends is filled from the log."""
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import AsyncIterator
 
 import pytest
-from azure.storage.blob.aio import BlobServiceClient, ContainerClient
+from azure.storage.blob.aio import ContainerClient
 
 from shared.results import audit as audit_module
 from shared.results import layout
 from shared.results.audit import AuditTrail
 
+from .conftest import new_container
+
 
 @pytest.fixture
 async def evidence(azurite) -> AsyncIterator[ContainerClient]:
-    async with BlobServiceClient.from_connection_string(azurite.connection_string) as service:
-        client = service.get_container_client(f"e{uuid.uuid4().hex[:12]}")
-        await client.create_container()
+    """The write-once evidence container beside the results container (``container``)."""
+    async for client in new_container(azurite, "e"):
         yield client
 
 
