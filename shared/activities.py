@@ -11,10 +11,10 @@ from typing import Any
 
 from azure.storage.blob.aio import BlobServiceClient
 
+from shared import clients, endings
 from shared import contracts as c
-from shared import endings
 from shared.arm import ArmClient, ArmError
-from shared.connections import blob_service, evidence_container, results_container, setting
+from shared.connections import evidence_container, results_container
 from shared.dsr_request import DsrRequest
 from shared.erase import steps as erase_steps
 from shared.erase import verify as erase_checks
@@ -26,7 +26,7 @@ from shared.results import layout
 from shared.results.audit import AuditTrail
 from shared.results.store import ResultStore
 from shared.selection import clear_selector, select_images
-from shared.settings import load_resources
+from shared.settings import app_settings, load_resources
 from shared.step import Step, in_step, with_store
 
 
@@ -116,14 +116,14 @@ async def commit_jsonl(service: BlobServiceClient, store: ResultStore, payload: 
 @with_store
 async def finalize(service: BlobServiceClient, store: ResultStore, payload: c.Finalize) -> dict[str, Any]:
     request = payload["request"]
-    zip_package = bool(request.get("export_zip")) or setting("CVDSR_EXPORT_ZIP", "false") == "true"
+    settings = app_settings()
     return await finalize_export(
         store,
         request,
         payload["started_at"],
         payload["resources"],
-        zip_package=zip_package,
-        api_version=setting("CVDSR_API_VERSION", "3.3") or "3.3",
+        zip_package=bool(request.get("export_zip")) or settings.export_zip,
+        api_version=settings.api_version,
     )
 
 
@@ -234,8 +234,8 @@ async def export_account(payload: c.ExportAccount) -> dict[str, Any]:
         except ArmError as error:
             errors.append({"kind": "account", "resource": name, "error": str(error)})
     if rows:
-        async with blob_service() as service:
-            await ResultStore(results_container(service)).put_json(layout.account(payload["request_id"]), rows)
+        service = await clients.blob_service()
+        await ResultStore(results_container(service)).put_json(layout.account(payload["request_id"]), rows)
     expected = sum(1 for name in payload["resources"] if resources[name].arm_resource_id)
     return {
         "resource": "(account)",
@@ -256,6 +256,6 @@ async def erase_account(payload: c.OnResource) -> dict[str, Any]:
     try:
         checks = await ArmClient(observer=lambda line: audit.note(**line)).delete_and_purge(resource_id)
     finally:
-        async with blob_service() as service:
-            await audit.flush(results_container(service), evidence_container(service))
+        service = await clients.blob_service()
+        await audit.flush(results_container(service), evidence_container(service))
     return {"deleted": all(check["passed"] for check in checks), "checks": checks}

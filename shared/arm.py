@@ -23,9 +23,9 @@ import httpx
 
 from shared.connections import azure_credential, setting
 from shared.customvision.redaction import redact_url
+from shared.settings import app_settings
 
 API_VERSION = "2023-05-01"
-DEFAULT_ENDPOINT = "https://management.azure.com"
 SCOPE = "https://management.azure.com/.default"
 _RESOURCE_ID = re.compile(
     r"^/subscriptions/(?P<sub>[^/]+)/resourceGroups/(?P<rg>[^/]+)/providers/Microsoft\.CognitiveServices/"
@@ -63,7 +63,7 @@ class ArmClient:
         transport: httpx.AsyncBaseTransport | None = None,
         observer: Callable[[dict[str, Any]], None] | None = None,
     ):
-        self.endpoint = (setting("CVDSR_ARM_ENDPOINT", DEFAULT_ENDPOINT, environ) or DEFAULT_ENDPOINT).rstrip("/")
+        self.endpoint = app_settings(environ).arm_endpoint.rstrip("/")
         self._environ = environ
         self._transport = transport
         self._observer = observer
@@ -129,7 +129,7 @@ class ArmClient:
         location = (account or {}).get("location")
         await self._call("DELETE", resource_id, missing_ok=True)
         if location is None:  # already soft-deleted earlier: find it among the deleted accounts
-            location = setting("CVDSR_ARM_LOCATION")
+            location = app_settings(self._environ).arm_location
         checks = [
             {
                 "check": "GetAccount",

@@ -30,9 +30,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from shared.connections import setting
 from shared.dsr_request import DsrRequest
-from shared.settings import SettingsError
+from shared.settings import SettingsError, app_settings
 
 POLICY_SETTING = "CVDSR_CALLER_POLICY"
 RequestType = Literal["export", "erase"]
@@ -84,11 +83,11 @@ class CallerPolicy:
 
     @classmethod
     def from_settings(cls, environ: Mapping[str, str] | None = None) -> CallerPolicy:
-        text = setting(POLICY_SETTING, environ=environ)
-        if not text:
+        configured = app_settings(environ).caller_policy
+        if configured is None:
             return cls(_Policy())
         try:
-            return cls(_Policy.model_validate(json.loads(text)))
+            return cls(_Policy.model_validate(json.loads(configured.get_secret_value())))
         except (ValueError, ValidationError) as error:
             problems = error.error_count() if isinstance(error, ValidationError) else 1
             raise SettingsError(f"{POLICY_SETTING} is not a valid caller policy ({problems} problem(s))") from None

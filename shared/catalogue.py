@@ -27,9 +27,29 @@ class EraseStep(StrEnum):
     VERIFY = "verify"  # the read-back
 
 
+class Count(StrEnum):
+    """The counters of exports and erasures: one per kind, and the image counts the API gives apart."""
+
+    ACCOUNT = "account"
+    PROJECTS = "projects"
+    TAGS = "tags"
+    ITERATIONS = "iterations"
+    PERFORMANCE = "performance"
+    IMAGE_PERFORMANCES = "image_performances"
+    IMAGES = "images"
+    TAGGED_IMAGES = "tagged_images"  # of the workspace's images, GetTaggedImageCount
+    UNTAGGED_IMAGES = "untagged_images"  # GetUntaggedImageCount
+    ITERATION_IMAGES = "iteration_images"  # in trained iterations' snapshots
+    IMAGE_FILES = "image_files"
+    EXPORTS = "exports"
+    EXPORT_FILES = "export_files"
+    PREDICTIONS = "predictions"
+    PREDICTION_FILES = "prediction_files"
+
+
 @dataclass(frozen=True)
 class DataKind:
-    counter: str  # the key in counts, expected_counts and the manifest
+    counter: Count  # the key in counts, expected_counts and the manifest
     include: str  # the request's ``include`` name that selects it
     exported_by: tuple[str, ...]  # Training API (or ARM) operations
     checked_against: tuple[str, ...]  # the API's own counts the export is compared with
@@ -39,7 +59,7 @@ class DataKind:
 
 KINDS: tuple[DataKind, ...] = (
     DataKind(
-        "account",
+        Count.ACCOUNT,
         "account",
         ("ARM Accounts_Get (key names, never key values)",),
         ("one row per resource with an ARM id",),
@@ -47,7 +67,7 @@ KINDS: tuple[DataKind, ...] = (
         "ARM Accounts_Get → NotFound",
     ),
     DataKind(
-        "projects",
+        Count.PROJECTS,
         "projects",
         ("GetProjects", "GetProject"),
         ("the projects in scope",),
@@ -55,7 +75,7 @@ KINDS: tuple[DataKind, ...] = (
         "GetProject → NotFound",
     ),
     DataKind(
-        "tags",
+        Count.TAGS,
         "tags",
         ("GetTags",),
         ("GetTags",),
@@ -63,7 +83,7 @@ KINDS: tuple[DataKind, ...] = (
         "with the project",
     ),
     DataKind(
-        "iterations",
+        Count.ITERATIONS,
         "iterations",
         ("GetIterations", "GetIteration"),
         ("GetIterations",),
@@ -71,7 +91,7 @@ KINDS: tuple[DataKind, ...] = (
         "with the project",
     ),
     DataKind(
-        "performance",
+        Count.PERFORMANCE,
         "performance",
         ("GetIterationPerformance",),
         ("one per trained iteration",),
@@ -79,7 +99,7 @@ KINDS: tuple[DataKind, ...] = (
         "with the project",
     ),
     DataKind(
-        "image_performances",
+        Count.IMAGE_PERFORMANCES,
         "performance",
         ("GetImagePerformances (paged)",),
         ("GetImagePerformanceCount",),
@@ -87,18 +107,18 @@ KINDS: tuple[DataKind, ...] = (
         "with the project",
     ),
     DataKind(
-        "images",
+        Count.IMAGES,
         "images",
         (
             "GetImages (workspace and each trained iteration's snapshot, paged)",
-            "GetImagesByIds, GetTaggedImages (a data subject's selection)",
+            "GetImagesByIds, GetImages by tagIds or metadata $filter (a data subject's selection)",
         ),
         ("GetImageCount", "GetTaggedImageCount", "GetUntaggedImageCount"),
         f"DeleteImages, allImages or 256 ids with allIterations ({EraseStep.DELETE_IMAGES})",
         "counts → 0, GetImagesByIds → none",
     ),
     DataKind(
-        "image_files",
+        Count.IMAGE_FILES,
         "image_files",
         ("the image's originalImageUri (a storage link, no key)",),
         ("one per exported image",),
@@ -106,7 +126,7 @@ KINDS: tuple[DataKind, ...] = (
         "with its image",
     ),
     DataKind(
-        "exports",
+        Count.EXPORTS,
         "exports",
         ("GetExports",),
         ("GetExports",),
@@ -114,7 +134,7 @@ KINDS: tuple[DataKind, ...] = (
         "with the project",
     ),
     DataKind(
-        "export_files",
+        Count.EXPORT_FILES,
         "exports",
         ("the export's downloadUri",),
         ("one per finished export",),
@@ -122,7 +142,7 @@ KINDS: tuple[DataKind, ...] = (
         "not verifiable by API",
     ),
     DataKind(
-        "predictions",
+        Count.PREDICTIONS,
         "predictions",
         ("QueryPredictions (continuation token)",),
         ("the query's own pages",),
@@ -130,7 +150,7 @@ KINDS: tuple[DataKind, ...] = (
         "with the project (a data subject's erase leaves them: they cannot be tied to a person)",
     ),
     DataKind(
-        "prediction_files",
+        Count.PREDICTION_FILES,
         "predictions",
         ("the prediction's originalImageUri",),
         ("one per stored prediction",),

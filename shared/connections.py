@@ -14,11 +14,8 @@ from azure.core.credentials_async import AsyncTokenCredential
 from azure.storage.blob.aio import BlobServiceClient, ContainerClient
 
 from shared.customvision import CallObserver, RetryPolicy, TrainingClient, shared_rate_limiter
-from shared.settings import SettingsError, load_resources
+from shared.settings import ResourceSettings, SettingsError, app_settings, load_resources
 
-DEFAULT_RESULTS_CONTAINER = "dsr-results"
-DEFAULT_STATE_CONTAINER = "cvdsr-state"
-DEFAULT_API_RATE = 8.0  # calls/s per resource and process; the API allows 10 per key
 # Reads of result blobs (digests, the zip package, the audit log) come in 4 MiB ranges. The SDK's
 # default first GET takes up to 32 MiB of a blob at once, so memory would grow with the largest JSONL
 # or model file instead of staying flat.
@@ -40,67 +37,87 @@ def azure_credential(client_id: str | None) -> AsyncTokenCredential:
 
 
 def setting(name: str, default: str | None = None, environ: Mapping[str, str] | None = None) -> str | None:
+    """A connection setting, named as the Functions host names it (``AzureWebJobsStorage``,
+    ``<prefix>__blobServiceUri``...). cvdsr's own settings are ``shared.settings.AppSettings``."""
     env = os.environ if environ is None else environ
     value = env.get(name)
     return value if value not in (None, "") else default
 
 
-def blob_service(environ: Mapping[str, str] | None = None) -> BlobServiceClient:
-    """The storage account of ``AzureWebJobsStorage`` (or ``CVDSR_RESULTS_STORAGE`` if set)."""
+StorageConfig = tuple[str, str, str | None]  # ("connection", string, None) or ("identity", uri, client id)
+
+
+def storage_config(environ: Mapping[str, str] | None = None) -> StorageConfig:
+    """Which storage account holds results: ``CVDSR_RESULTS_STORAGE``, else ``AzureWebJobsStorage``,
+    each a connection string or an identity-based connection (``__blobServiceUri``, ``__clientId``)."""
     for prefix in ("CVDSR_RESULTS_STORAGE", "AzureWebJobsStorage"):
         connection = setting(prefix, environ=environ)
         if connection:
-            return BlobServiceClient.from_connection_string(
-                expand_development_storage(connection),
-                max_single_get_size=DOWNLOAD_RANGE,
-                max_chunk_get_size=DOWNLOAD_RANGE,
-            )
+            return ("connection", expand_development_storage(connection), None)
         service_uri = setting(f"{prefix}__blobServiceUri", environ=environ)
         if service_uri:
-            credential = azure_credential(setting(f"{prefix}__clientId", environ=environ))
-            return BlobServiceClient(
-                service_uri,
-                credential=credential,
-                max_single_get_size=DOWNLOAD_RANGE,
-                max_chunk_get_size=DOWNLOAD_RANGE,
-            )
+            return ("identity", service_uri, setting(f"{prefix}__clientId", environ=environ))
     raise SettingsError("no storage configured: set AzureWebJobsStorage (or CVDSR_RESULTS_STORAGE)")
 
 
+def blob_service(environ: Mapping[str, str] | None = None) -> BlobServiceClient:
+    """A new client for the results account; the caller closes it (activities share one: ``shared.clients``)."""
+    return build_blob_service(storage_config(environ))
+
+
+def build_blob_service(config: StorageConfig) -> BlobServiceClient:
+    kind, target, client_id = config
+    if kind == "connection":
+        return BlobServiceClient.from_connection_string(
+            target, max_single_get_size=DOWNLOAD_RANGE, max_chunk_get_size=DOWNLOAD_RANGE
+        )
+    credential = azure_credential(client_id)
+    return BlobServiceClient(
+        target, credential=credential, max_single_get_size=DOWNLOAD_RANGE, max_chunk_get_size=DOWNLOAD_RANGE
+    )
+
+
 def results_container(service: BlobServiceClient, environ: Mapping[str, str] | None = None) -> ContainerClient:
-    name = setting("CVDSR_RESULTS_CONTAINER", DEFAULT_RESULTS_CONTAINER, environ)
-    assert name is not None
-    return service.get_container_client(name)
+    return service.get_container_client(app_settings(environ).results_container)
 
 
 def state_container(service: BlobServiceClient, environ: Mapping[str, str] | None = None) -> ContainerClient:
     """``CVDSR_STATE_CONTAINER``: cvdsr's own state (the fingerprint key), outside the results
     container, whose lifecycle rule deletes everything after the retention period."""
-    name = setting("CVDSR_STATE_CONTAINER", DEFAULT_STATE_CONTAINER, environ)
-    assert name is not None
-    return service.get_container_client(name)
+    return service.get_container_client(app_settings(environ).state_container)
 
 
 def evidence_container(service: BlobServiceClient, environ: Mapping[str, str] | None = None) -> ContainerClient | None:
     """``CVDSR_AUDIT_CONTAINER``: a write-once (time-based retention) container that receives a copy of
     ``audit.jsonl`` and of each erasure certificate. Unset: the copies in ``dsr-results`` are the only ones."""
-    name = setting("CVDSR_AUDIT_CONTAINER", environ=environ)
+    name = app_settings(environ).audit_container
     return service.get_container_client(name) if name else None
 
 
 def training_client(
     resource: str, *, observer: CallObserver | None = None, environ: Mapping[str, str] | None = None
 ) -> TrainingClient:
-    """A client for one configured resource, paced by the process-wide limiter of that resource."""
-    resources = load_resources(environ)
-    settings = resources.get(resource.lower())
+    """A new client for one configured resource, paced by the process-wide limiter of that resource."""
+    return build_training_client(resource_config(resource, environ), observer=observer)
+
+
+TrainingConfig = tuple[ResourceSettings, str, float]  # the resource, the API version, calls/s
+
+
+def resource_config(resource: str, environ: Mapping[str, str] | None = None) -> TrainingConfig:
+    settings = load_resources(environ).get(resource.lower())
     if settings is None:
         raise SettingsError(f"Custom Vision resource {resource!r} is not configured")
-    rate = float(setting("CVDSR_API_RATE_PER_SECOND", str(DEFAULT_API_RATE), environ) or DEFAULT_API_RATE)
+    app = app_settings(environ)
+    return (settings, settings.api_version or app.api_version, app.api_rate_per_second)
+
+
+def build_training_client(config: TrainingConfig, *, observer: CallObserver | None = None) -> TrainingClient:
+    settings, api_version, rate = config
     return TrainingClient(
         settings.endpoint,
         settings.training_key,
-        api_version=settings.api_version or "3.3",
+        api_version=api_version,
         rate_limiter=shared_rate_limiter(settings.name, rate),
         retry=RetryPolicy(),
         observer=observer,

@@ -24,17 +24,17 @@ from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 from azure.storage.blob.aio import BlobServiceClient
 
 from shared import claims
-from shared.connections import blob_service, results_container, setting
+from shared.connections import blob_service, results_container
 from shared.events.completion import deliver_outcome
 from shared.instances import RUNNING, DurableClient, custom_status, runtime_status, started_input
 from shared.orchestration import names
 from shared.outcomes import failure_outcome, final_status, from_manifest
 from shared.results import layout
 from shared.results.store import ResultStore, json_bytes
+from shared.settings import app_settings
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_TIMEOUT_HOURS = 168.0
 # An open request with no orchestration this long after intake never started (the start failed and
 # nobody delivered it again): its work blobs, which hold the person's values, go.
 NEVER_STARTED = timedelta(hours=1)
@@ -81,7 +81,7 @@ async def sweep(
 ) -> dict[str, int]:
     """One pass over the open requests; returns what it did, by kind."""
     now = now or datetime.now(UTC)
-    limit = timedelta(hours=_hours("CVDSR_REQUEST_TIMEOUT_HOURS", DEFAULT_TIMEOUT_HOURS, environ))
+    limit = timedelta(hours=app_settings(environ).request_timeout_hours)
     counts = {"timed_out": 0, "announced": 0, "closed": 0}
     async with blob_service(environ) as service:
         store = ResultStore(results_container(service, environ))
@@ -155,15 +155,3 @@ async def _announce(store: ResultStore, request_id: str, status: Any, environ: M
         pass
     logger.info("request %s ended as %s; announced as %s", request_id, state, outcome["status"])
     return True
-
-
-def _hours(name: str, default: float, environ: Mapping[str, str] | None) -> float:
-    value = setting(name, environ=environ)
-    try:
-        number = float(value) if value is not None else default
-    except ValueError:
-        number = 0
-    if number <= 0:
-        logger.warning("%s must be a positive number; using %g", name, default)
-        return default
-    return number

@@ -28,10 +28,10 @@ from typing import Any
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 from azure.storage.blob.aio import BlobServiceClient
 
-from shared.connections import setting, state_container
+from shared.connections import state_container
+from shared.settings import app_settings
 
 PREFIX = "hmac-sha256:"
-KEY_SETTING = "CVDSR_FINGERPRINT_KEY"
 KEY_BLOB = "fingerprint-key"
 # The fields that decide what a request does. Two messages with the same id and the same binding are
 # one request delivered twice; anything else under that id is refused.
@@ -114,9 +114,9 @@ class Fingerprinter:
 
 async def load(service: BlobServiceClient, environ: Mapping[str, str] | None = None) -> Fingerprinter:
     """The installation's fingerprinter, read once per process."""
-    configured = setting(KEY_SETTING, environ=environ)
+    configured = app_settings(environ).fingerprint_key
     if configured:
-        return Fingerprinter(configured.encode("utf-8"))
+        return Fingerprinter(configured.get_secret_value().encode("utf-8"))
     container = state_container(service, environ)
     cache_key = container.url
     if cache_key in _cache:

@@ -16,7 +16,7 @@ from azure.storage.blob.aio import BlobServiceClient
 
 from shared import claims, endings, fingerprints
 from shared.caller_policy import Caller, CallerPolicy
-from shared.connections import blob_service, results_container, setting
+from shared.connections import blob_service, results_container
 from shared.dsr_request import DsrRequest, RequestRejected, parse_request
 from shared.events.callbacks import CallbackPolicy
 from shared.events.cloudevent import build_event
@@ -26,7 +26,7 @@ from shared.orchestration.names import REQUEST_ORCHESTRATOR
 from shared.outcomes import failure_outcome, final_status, from_manifest
 from shared.results import layout
 from shared.results.store import ResultStore
-from shared.settings import load_resources
+from shared.settings import app_settings, load_resources
 
 logger = logging.getLogger(__name__)
 
@@ -154,9 +154,6 @@ async def _resend(original: Mapping[str, Any], outcome: Mapping[str, Any] | None
 
 # Projects per resource at once. An export holds image files in flight, so fewer; an erase's steps are
 # metadata calls and waits for background deletion, which overlap better across more projects.
-DEFAULT_PROJECT_WIDTH = {"export": 2, "erase": 4}
-DEFAULT_PAGE_WIDTH = 8
-MAX_WIDTH = 64
 
 
 def orchestration_input(kept: Mapping[str, Any], binding: str, settings: Mapping[str, int]) -> dict[str, Any]:
@@ -166,29 +163,10 @@ def orchestration_input(kept: Mapping[str, Any], binding: str, settings: Mapping
 
 
 def fan_out(request: DsrRequest, environ: Mapping[str, str] | None = None) -> dict[str, int]:
-    """The fan-out widths from app settings, read at intake so that replay never depends on the
-    environment: ``CVDSR_PROJECT_PARALLELISM``, projects per resource at once, and
-    ``CVDSR_PAGE_PARALLELISM``, pages per project at once."""
-    return {
-        "project_width": _width("CVDSR_PROJECT_PARALLELISM", DEFAULT_PROJECT_WIDTH[request.type], environ),
-        "page_width": _width("CVDSR_PAGE_PARALLELISM", DEFAULT_PAGE_WIDTH, environ),
-    }
-
-
-def _width(name: str, default: int, environ: Mapping[str, str] | None) -> int:
-    """A width setting; a value that is not a whole number from 1 to ``MAX_WIDTH`` is reported and the
-    default used, so one bad setting does not turn every request away."""
-    value = setting(name, environ=environ)
-    if value is None:
-        return default
-    try:
-        width = int(value)
-    except ValueError:
-        width = 0
-    if not 1 <= width <= MAX_WIDTH:
-        logger.warning("%s must be a whole number from 1 to %d; using %d", name, MAX_WIDTH, default)
-        return default
-    return width
+    """The fan-out widths (``CVDSR_PROJECT_PARALLELISM``, ``CVDSR_PAGE_PARALLELISM``), read at intake
+    so that replay never depends on the environment."""
+    settings = app_settings(environ)
+    return {"project_width": settings.project_width(request.type), "page_width": settings.page_parallelism}
 
 
 async def record_rejection(rejection: RequestRejected, client: DurableClient, *, conflict: bool = False) -> None:

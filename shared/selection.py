@@ -59,7 +59,7 @@ async def _matching(
         async for page in client.iter_images_by_ids(project_id, selector["image_ids"], iteration_id=iteration_id):
             yield page
     for tag_id in tag_ids:
-        async for page in client.iter_tagged_image_pages(project_id, iteration_id=iteration_id, tag_ids=[tag_id]):
+        async for page in client.iter_image_pages(project_id, iteration_id=iteration_id, tag_ids=[tag_id]):
             yield page
     if selector.get("metadata"):
         expression = metadata_filter(selector["metadata"])

@@ -1,23 +1,44 @@
-"""Custom Vision resources configured in app settings.
+"""The app's settings, read and validated once per process, with their defaults in one place.
 
-A request names resources (``"contoso_prod"``), never endpoints or keys. Each name maps to settings
-``CUSTOMVISION__<NAME>__ENDPOINT`` and ``CUSTOMVISION__<NAME>__TRAININGKEY`` (in Azure a Key Vault
-reference), and optionally ``CUSTOMVISION__<NAME>__ARMRESOURCEID`` for account-level work. Names are
-letters, digits and ``_``, matched case-insensitively.
+- ``AppSettings``: every ``CVDSR_*`` setting (pydantic-settings). A bad value stops the process at
+  start (``function_app.py`` reads the settings when it builds the app) with ``SettingsError`` naming
+  the setting and the rule, never the value: a queue message then waits in its queue instead of being
+  taken under a configuration nobody meant.
+- ``load_resources``: the Custom Vision resources. A request names resources (``"contoso_prod"``),
+  never endpoints or keys. Each name maps to ``CUSTOMVISION__<NAME>__ENDPOINT`` and
+  ``CUSTOMVISION__<NAME>__TRAININGKEY`` (in Azure a Key Vault reference), optionally
+  ``CUSTOMVISION__<NAME>__ARMRESOURCEID`` for account-level work. Names are letters, digits and ``_``,
+  matched case-insensitively.
+
+Connections (``AzureWebJobsStorage``, ``ServiceBusConnection`` and their identity-based forms) follow
+the Functions host's own naming and are read by ``shared.connections``.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass, field
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, StringConstraints, ValidationError
+from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
 
 PREFIX = "CUSTOMVISION__"
+SETTINGS_PREFIX = "CVDSR_"
 RESOURCE_NAME = re.compile(r"^[A-Za-z0-9_]{1,64}$")
 _SETTING = re.compile(
     r"^CUSTOMVISION__([A-Za-z0-9_]+?)__(ENDPOINT|TRAININGKEY|ARMRESOURCEID|APIVERSION)$", re.IGNORECASE
 )
+MAX_WIDTH = 64  # activities of one orchestration at once: beyond this, history grows faster than work
+DEFAULT_PROJECT_WIDTH = {"export": 2, "erase": 4}  # an erase waits on the service more than it reads
+
+# A blob container name, as Azure Storage accepts it.
+ContainerName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9](?:-?[a-z0-9])+$", min_length=3, max_length=63)]
+Width = Annotated[int, Field(ge=1, le=MAX_WIDTH)]
 
 
 class SettingsError(ValueError):
@@ -33,6 +54,108 @@ class ResourceSettings:
     training_key: str = field(repr=False)
     arm_resource_id: str | None = None
     api_version: str | None = None
+
+
+class AppSettings(BaseSettings):
+    """Every ``CVDSR_<FIELD>`` app setting. An empty value counts as unset, as the portal writes it."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=SETTINGS_PREFIX, case_sensitive=False, env_ignore_empty=True, extra="ignore", frozen=True
+    )
+
+    # Where results, cvdsr's own state and the write-once evidence copies go.
+    results_container: ContainerName = "dsr-results"
+    state_container: ContainerName = "cvdsr-state"
+    audit_container: ContainerName | None = None
+    # The Training API: version, and calls/s per resource and process (the API allows 10 per key).
+    api_version: Literal["3.3", "3.4-preview"] = "3.3"
+    api_rate_per_second: float = Field(8.0, gt=0)
+    # Fan-out: projects per resource at once (default by request type) and pages per project at once.
+    project_parallelism: Width | None = None
+    page_parallelism: Width = 8
+    # A request still running after this long is ended by the sweeper.
+    request_timeout_hours: float = Field(168.0, gt=0)
+    export_zip: bool = False
+    # Outcome events: the read link to the results, and the channels.
+    result_links: Literal["sas", "none"] = "sas"
+    result_link_hours: float = Field(72.0, gt=0)
+    events_servicebus: str = "ServiceBusConnection"  # the connection's setting prefix
+    events_topic: str = "dsr-events"
+    events_queue: str = "dsr-events"
+    events_queue_encoding: Literal["base64", "none"] = "base64"
+    webhook_url: str | None = None
+    webhook_secret: SecretStr | None = None
+    # Which callback hosts a request may name (``shared.events.callbacks``), comma-separated.
+    callback_hosts: str = ""
+    callback_dev_hosts: str = ""
+    # Trust: the HMAC key of fingerprints and bindings, and who may submit what.
+    fingerprint_key: SecretStr | None = None
+    caller_policy: SecretStr | None = None  # JSON; it names principals, so it is not echoed either
+    # Account-level work through Azure Resource Manager.
+    arm_endpoint: str = "https://management.azure.com"
+    arm_location: str | None = None
+
+    def project_width(self, request_type: str) -> int:
+        return self.project_parallelism or DEFAULT_PROJECT_WIDTH[request_type]
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """App settings arrive as environment variables (the Functions host sets them), or as a mapping
+        in tests and in the local CLI (``local.settings.json``); no dotenv or secrets directory."""
+        return (init_settings, _EnvironSource(settings_cls))
+
+
+# The mapping ``app_settings(environ)`` reads instead of the process environment, while it builds.
+_environ: ContextVar[Mapping[str, str] | None] = ContextVar("cvdsr_settings_environ", default=None)
+
+
+class _EnvironSource(EnvSettingsSource):
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        environ = _environ.get()
+        if environ is None:
+            return super()._load_env_vars()
+        return {name.lower(): value for name, value in environ.items() if value != ""}
+
+
+def app_settings(environ: Mapping[str, str] | None = None) -> AppSettings:
+    """The settings of ``environ`` (default: the process environment), validated.
+
+    The process environment is read once per distinct ``CVDSR_*`` configuration (in Azure: once per
+    process); a mapping (tests, the local CLI) is validated by the same model."""
+    if environ is not None:
+        token = _environ.set(environ)
+        try:
+            return _validated(AppSettings)
+        finally:
+            _environ.reset(token)
+    return _from_process(_own_settings(os.environ))
+
+
+def _own_settings(environ: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
+    return tuple(sorted((k, v) for k, v in environ.items() if k.upper().startswith(SETTINGS_PREFIX)))
+
+
+@functools.lru_cache(maxsize=4)
+def _from_process(_key: tuple[tuple[str, str], ...]) -> AppSettings:
+    return _validated(AppSettings)
+
+
+def _validated(build: Callable[[], AppSettings]) -> AppSettings:
+    try:
+        return build()
+    except ValidationError as error:
+        # loc and msg only: pydantic's own text would echo the input, and a setting may be a secret.
+        problems = "; ".join(
+            f"{SETTINGS_PREFIX}{'.'.join(str(part) for part in e['loc']).upper()}: {e['msg']}" for e in error.errors()
+        )
+        raise SettingsError(f"invalid app settings: {problems}") from None
 
 
 def load_resources(environ: Mapping[str, str] | None = None) -> dict[str, ResourceSettings]:

@@ -1,7 +1,8 @@
 """The activity layer: what every activity works with, opened in one place.
 
-- ``Step``: an export or erase step on one resource: a Training API client paced for that resource,
-  the result store, the audit trail (appended to ``audit.jsonl`` when the step ends, even on failure).
+- ``Step``: an export or erase step on one resource: the Training API client of that resource and the
+  results store (both reused across invocations, ``shared.clients``), and the step's own audit trail
+  (appended to ``audit.jsonl`` when the step ends, even on failure).
 - ``in_step(name)``: makes ``body(step, payload)`` an activity ``(payload) -> result`` that opens the
   step from the payload's ``request_id`` and ``resource``.
 - ``with_store``: makes ``body(service, store, payload)`` an activity that needs storage only.
@@ -19,7 +20,8 @@ from typing import Any, TypeVar
 
 from azure.storage.blob.aio import BlobServiceClient
 
-from shared.connections import blob_service, evidence_container, results_container, training_client
+from shared import clients
+from shared.connections import evidence_container, results_container
 from shared.customvision import TrainingClient
 from shared.results.audit import AuditTrail
 from shared.results.store import ResultStore
@@ -43,16 +45,17 @@ class Step:
 async def open_step(
     request_id: str, step: str, resource: str, environ: Mapping[str, str] | None = None
 ) -> AsyncIterator[Step]:
-    """Clients for one activity run; the audit lines are appended when the step ends, even on failure."""
+    """What one activity run works with: the process's clients (``shared.clients``) and its own audit
+    trail, whose lines are appended when the step ends, even on failure."""
     audit = AuditTrail(request_id, step, resource)
-    async with blob_service(environ) as service:
-        container = results_container(service, environ)
-        evidence = evidence_container(service, environ)
-        async with training_client(resource, observer=audit.record, environ=environ) as client:
-            try:
-                yield Step(request_id, client, ResultStore(container), audit, service)
-            finally:
-                await audit.flush(container, evidence)
+    service = await clients.blob_service(environ)
+    container = results_container(service, environ)
+    client = await clients.training_client(resource, environ)
+    with clients.observing(audit.record):
+        try:
+            yield Step(request_id, client, ResultStore(container), audit, service)
+        finally:
+            await audit.flush(container, evidence_container(service, environ))
 
 
 def in_step(name: str) -> Callable[[Callable[[Step, P], Awaitable[Result]]], Callable[[P], Awaitable[Result]]]:
@@ -77,7 +80,7 @@ def with_store(
 
     @functools.wraps(body)
     async def activity(payload: P) -> Result:
-        async with blob_service() as service:
-            return await body(service, ResultStore(results_container(service)), payload)
+        service = await clients.blob_service()
+        return await body(service, ResultStore(results_container(service)), payload)
 
     return activity

@@ -11,6 +11,7 @@ from pathlib import Path
 from shared import catalogue
 from shared.dsr_request import ALL_KINDS
 from shared.erase import finalize
+from shared.export import report
 from shared.orchestration import erase
 
 README = (Path(__file__).parents[1] / "README.md").read_text()
@@ -36,3 +37,20 @@ def test_erase_step_names_are_spelled_only_in_the_catalogue() -> None:
     names = {step.value for step in catalogue.EraseStep}
     for module in (erase, finalize):
         assert not names & _string_literals(module), module.__name__
+
+
+def test_the_report_shows_counts_in_the_catalogue_order() -> None:
+    counts = {"predictions": 1, "zz_unknown": 2, "images": 3, "projects": 4, "image_files": 5}
+    assert [name for name, _ in report.in_catalogue_order(counts)] == [
+        "projects",
+        "images",
+        "image_files",
+        "predictions",
+        "zz_unknown",
+    ]
+
+
+def test_every_kind_counts_under_a_catalogue_counter() -> None:
+    assert {kind.counter for kind in catalogue.KINDS} <= set(catalogue.Count)
+    extra = set(catalogue.Count) - {kind.counter for kind in catalogue.KINDS}
+    assert extra == {"tagged_images", "untagged_images", "iteration_images"}, "image counts the API gives apart"

@@ -21,7 +21,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mappin
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, TypedDict, TypeVar, Unpack
 from urllib.parse import urlsplit
 
 import httpx
@@ -57,6 +57,16 @@ MAX_IMAGE_TAG_IMAGE_IDS = 64
 
 TaggingStatus = Literal["All", "Tagged", "Untagged"]
 OrderBy = Literal["Newest", "Oldest"]
+
+
+class ImageQuery(TypedDict, total=False):
+    """Which images: of the workspace (default) or an iteration's snapshot, by tagging, tags, metadata."""
+
+    iteration_id: str | None
+    tagging_status: TaggingStatus | None
+    tag_ids: Sequence[str] | None
+    metadata_filter: str | None
+
 
 M = TypeVar("M", bound=BaseModel)
 T = TypeVar("T")
@@ -290,113 +300,45 @@ class TrainingClient:
         self,
         project_id: str,
         *,
-        iteration_id: str | None = None,
-        tagging_status: TaggingStatus | None = None,
-        tag_ids: Sequence[str] | None = None,
-        metadata_filter: str | None = None,
         order_by: OrderBy = "Oldest",
         skip: int = 0,
         take: int = MAX_TAKE,
+        **query: Unpack[ImageQuery],
     ) -> list[Image]:
         """One page of GetImages (v3.3+). ``Oldest`` first keeps pages stable while images are added."""
         _check_take(take)
-        _check_tag_ids(tag_ids)
+        _check_tag_ids(query.get("tag_ids"))
         return await self._get_list(
             "GetImages",
             f"/projects/{project_id}/images",
             Image,
-            iterationId=iteration_id,
-            taggingStatus=tagging_status,
-            tagIds=self._csv(tag_ids),
-            **{"$filter": metadata_filter},
+            **self._image_query(query),
             orderBy=order_by,
             take=take,
             skip=skip,
         )
 
     def iter_image_pages(
-        self,
-        project_id: str,
-        *,
-        iteration_id: str | None = None,
-        tagging_status: TaggingStatus | None = None,
-        tag_ids: Sequence[str] | None = None,
-        metadata_filter: str | None = None,
-        page_size: int = MAX_TAKE,
+        self, project_id: str, *, page_size: int = MAX_TAKE, **query: Unpack[ImageQuery]
     ) -> AsyncIterator[list[Image]]:
         """Every matching image, a page at a time.
 
         Paging uses ``skip``, so the set must not shrink while it is read: an erase collects ids
         before deleting, or re-reads from the start.
         """
-        return _pages(
-            lambda skip: self.get_images(
-                project_id,
-                iteration_id=iteration_id,
-                tagging_status=tagging_status,
-                tag_ids=tag_ids,
-                metadata_filter=metadata_filter,
-                skip=skip,
-                take=page_size,
-            ),
-            page_size,
-        )
+        return _pages(lambda skip: self.get_images(project_id, skip=skip, take=page_size, **query), page_size)
 
-    async def get_image_count(
-        self,
-        project_id: str,
-        *,
-        iteration_id: str | None = None,
-        tagging_status: TaggingStatus | None = None,
-        tag_ids: Sequence[str] | None = None,
-        metadata_filter: str | None = None,
-    ) -> int:
-        return await self._get_int(
-            "GetImageCount",
-            f"/projects/{project_id}/images/count",
-            iterationId=iteration_id,
-            taggingStatus=tagging_status,
-            tagIds=self._csv(tag_ids),
-            **{"$filter": metadata_filter},
-        )
+    async def get_image_count(self, project_id: str, **query: Unpack[ImageQuery]) -> int:
+        return await self._get_int("GetImageCount", f"/projects/{project_id}/images/count", **self._image_query(query))
 
-    async def get_tagged_images(
-        self,
-        project_id: str,
-        *,
-        iteration_id: str | None = None,
-        tag_ids: Sequence[str] | None = None,
-        order_by: OrderBy = "Oldest",
-        skip: int = 0,
-        take: int = MAX_TAKE,
-    ) -> list[Image]:
-        _check_take(take)
-        _check_tag_ids(tag_ids)
-        return await self._get_list(
-            "GetTaggedImages",
-            f"/projects/{project_id}/images/tagged",
-            Image,
-            iterationId=iteration_id,
-            tagIds=self._csv(tag_ids),
-            orderBy=order_by,
-            take=take,
-            skip=skip,
-        )
-
-    def iter_tagged_image_pages(
-        self,
-        project_id: str,
-        *,
-        iteration_id: str | None = None,
-        tag_ids: Sequence[str] | None = None,
-        page_size: int = MAX_TAKE,
-    ) -> AsyncIterator[list[Image]]:
-        return _pages(
-            lambda skip: self.get_tagged_images(
-                project_id, iteration_id=iteration_id, tag_ids=tag_ids, skip=skip, take=page_size
-            ),
-            page_size,
-        )
+    def _image_query(self, query: ImageQuery) -> dict[str, QueryValue]:
+        """The API's names for an image query (the same on GetImages and GetImageCount)."""
+        return {
+            "iterationId": query.get("iteration_id"),
+            "taggingStatus": query.get("tagging_status"),
+            "tagIds": self._csv(query.get("tag_ids")),
+            "$filter": query.get("metadata_filter"),
+        }
 
     async def get_tagged_image_count(
         self, project_id: str, *, iteration_id: str | None = None, tag_ids: Sequence[str] | None = None

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from shared.catalogue import EraseStep
+from shared.catalogue import Count, EraseStep
 from shared.outcomes import MAX_ERRORS_IN_OUTCOME
 from shared.results import layout
 from shared.results.store import ResultStore
@@ -14,36 +15,38 @@ from shared.results.store import ResultStore
 from .certificate import keep_evidence, write_certificate
 
 
-def _deleted_counts(projects: list[dict[str, Any]]) -> Counter[str]:
-    counts: Counter[str] = Counter()
+def _existing(projects: list[dict[str, Any]]) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
+    """(project, plan) of each project that existed when the erase planned it."""
     for project in projects:
         plan = project.get("plan") or {}
-        if not plan.get("exists"):
-            continue
+        if plan.get("exists"):
+            yield project, plan
+
+
+def _deleted_counts(projects: list[dict[str, Any]]) -> Counter[str]:
+    counts: Counter[str] = Counter()
+    for project, plan in _existing(projects):
         steps = {s["step"]: s["result"] for s in project.get("steps", [])}
         if plan.get("mode") == "project" and EraseStep.DELETE_PROJECT in steps:
-            counts["projects"] += 1
-            counts["images"] += int(plan.get("images", 0))
-            counts["tags"] += int(steps.get(EraseStep.DELETE_TAGS, {}).get("deleted", 0))
-            counts["iterations"] += int(steps.get(EraseStep.DELETE_ITERATIONS, {}).get("deleted", 0))
-            counts["predictions"] += int(steps.get(EraseStep.DELETE_PREDICTIONS, {}).get("deleted", 0))
+            counts[Count.PROJECTS] += 1
+            counts[Count.IMAGES] += int(plan.get("images", 0))
+            counts[Count.TAGS] += int(steps.get(EraseStep.DELETE_TAGS, {}).get("deleted", 0))
+            counts[Count.ITERATIONS] += int(steps.get(EraseStep.DELETE_ITERATIONS, {}).get("deleted", 0))
+            counts[Count.PREDICTIONS] += int(steps.get(EraseStep.DELETE_PREDICTIONS, {}).get("deleted", 0))
             counts["unpublished_iterations"] += int(steps.get(EraseStep.UNPUBLISH, {}).get("deleted", 0))
         elif plan.get("mode") == "images" and EraseStep.DELETE_IMAGES in steps:
-            counts["images"] += int(steps[EraseStep.DELETE_IMAGES].get("requested", 0))
-            counts["iterations"] += int(steps.get(EraseStep.DELETE_ITERATIONS, {}).get("deleted", 0))
+            counts[Count.IMAGES] += int(steps[EraseStep.DELETE_IMAGES].get("requested", 0))
+            counts[Count.ITERATIONS] += int(steps.get(EraseStep.DELETE_ITERATIONS, {}).get("deleted", 0))
     return counts
 
 
 def _planned_counts(projects: list[dict[str, Any]]) -> Counter[str]:
     counts: Counter[str] = Counter()
-    for project in projects:
-        plan = project.get("plan") or {}
-        if not plan.get("exists"):
-            continue
+    for _project, plan in _existing(projects):
         counts["projects" if plan["mode"] == "project" else "projects_touched"] += 1
         for kind in ("images", "tags", "predictions"):
             counts[kind] += int(plan.get(kind, 0))
-        counts["iterations"] += int(plan.get("iterations", 0)) if plan["mode"] == "project" else 0
+        counts[Count.ITERATIONS] += int(plan.get("iterations", 0)) if plan["mode"] == "project" else 0
         counts["published_iterations"] += len(plan.get("published_iterations", []))
     return counts
 

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from shared.connections import setting
+from shared.settings import app_settings
 
 from .channels import WebhookError
 
@@ -105,8 +105,8 @@ def _canonical(host: str) -> str:
     return str(address) if address is not None else host
 
 
-def _hosts(value: str | None) -> frozenset[str]:
-    return frozenset(_canonical(entry) for entry in (value or "").split(",") if entry.strip())
+def _hosts(value: str) -> frozenset[str]:
+    return frozenset(_canonical(entry) for entry in value.split(",") if entry.strip())
 
 
 async def system_resolver(host: str, port: int) -> list[str]:
@@ -155,10 +155,8 @@ class CallbackPolicy:
 
     @classmethod
     def from_settings(cls, environ: Mapping[str, str] | None = None) -> CallbackPolicy:
-        return cls(
-            hosts=_hosts(setting("CVDSR_CALLBACK_HOSTS", None, environ)),
-            dev_hosts=_hosts(setting("CVDSR_CALLBACK_DEV_HOSTS", None, environ)),
-        )
+        settings = app_settings(environ)
+        return cls(hosts=_hosts(settings.callback_hosts), dev_hosts=_hosts(settings.callback_dev_hosts))
 
     def check_url(self, url: str) -> str | None:
         """The static check (at intake, and again before each send): None, or the rule the URL breaks."""

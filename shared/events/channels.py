@@ -28,6 +28,7 @@ import httpx
 from shared.connections import azure_credential, expand_development_storage, setting
 from shared.customvision.redaction import redact_url
 from shared.customvision.retry import RETRYABLE_STATUS, RetryPolicy, parse_retry_after
+from shared.settings import app_settings
 
 from .cloudevent import CONTENT_TYPE, dedupe_key
 
@@ -183,8 +184,7 @@ async def send_queue(
 
 
 def servicebus_connection(environ: Mapping[str, str] | None = None) -> dict[str, str] | None:
-    prefix = setting("CVDSR_EVENTS_SERVICEBUS", "ServiceBusConnection", environ)
-    assert prefix is not None
+    prefix = app_settings(environ).events_servicebus
     connection_string = setting(prefix, environ=environ)
     if connection_string:
         return {"connection_string": connection_string}

@@ -9,16 +9,15 @@ from typing import Any
 
 from azure.storage.blob.aio import BlobServiceClient
 
-from shared.connections import blob_service, results_container, setting
+from shared.connections import blob_service, results_container
 from shared.results.links import read_link
+from shared.settings import app_settings
 
 from . import channels
 from .callbacks import CallbackPolicy, CallbackRefused
 from .cloudevent import build_event
 
 logger = logging.getLogger(__name__)
-
-DEFAULT_LINK_HOURS = 72
 
 
 def event_data(request: Mapping[str, Any], outcome: Mapping[str, Any], result: Mapping[str, Any]) -> dict[str, Any]:
@@ -52,10 +51,10 @@ async def result_links(
         "package_url": None,
         "expires_at": None,
     }
-    if not target or setting("CVDSR_RESULT_LINKS", "sas", environ) == "none":
+    settings = app_settings(environ)
+    if not target or settings.result_links == "none":
         return links
-    hours = float(setting("CVDSR_RESULT_LINK_HOURS", str(DEFAULT_LINK_HOURS), environ) or DEFAULT_LINK_HOURS)
-    url, expires_at = await read_link(service, container, target, timedelta(hours=hours))
+    url, expires_at = await read_link(service, container, target, timedelta(hours=settings.result_link_hours))
     return {**links, "package_url": url, "expires_at": expires_at}
 
 
@@ -68,17 +67,17 @@ async def send_completion(
     event (and the activity does not re-send the others on retry).
     """
     delivery: dict[str, str] = {}
+    settings = app_settings(environ)
     servicebus = channels.servicebus_connection(environ)
     if servicebus:
-        topic = setting("CVDSR_EVENTS_TOPIC", "dsr-events", environ) or "dsr-events"
-        delivery["servicebus"] = await _attempt(channels.send_servicebus(servicebus, topic, event))
-    queue = setting("CVDSR_EVENTS_QUEUE", "dsr-events", environ)
+        delivery["servicebus"] = await _attempt(channels.send_servicebus(servicebus, settings.events_topic, event))
     connection = channels.storage_connection(environ)
-    if queue and connection:
-        encode = (setting("CVDSR_EVENTS_QUEUE_ENCODING", "base64", environ) or "base64") == "base64"
-        delivery["queue"] = await _attempt(channels.send_queue(connection, queue, event, base64_encode=encode))
-    secret = setting("CVDSR_WEBHOOK_SECRET", environ=environ)
-    operator = setting("CVDSR_WEBHOOK_URL", environ=environ)
+    if connection:
+        encode = settings.events_queue_encoding == "base64"
+        sent = channels.send_queue(connection, settings.events_queue, event, base64_encode=encode)
+        delivery["queue"] = await _attempt(sent)
+    secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
+    operator = settings.webhook_url
     callback = (request.get("callback") or {}).get("webhook")
     policy = CallbackPolicy.from_settings(environ)
     for index, url in enumerate(dict.fromkeys(u for u in (operator, callback) if u)):

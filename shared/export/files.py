@@ -26,6 +26,20 @@ _EXTENSIONS = {
 }
 
 
+async def copy_counted(copying: Awaitable[StoredFile], result: dict[str, Any], item: dict[str, str]) -> None:
+    """Await one file copy and count it in a page's ``result``: its bytes, or an error line naming
+    ``item`` (its kind and id). One file that cannot be copied does not fail the page."""
+    try:
+        stored = await copying
+    except CustomVisionClientError as error:
+        named = ", ".join(f"{key}={value}" for key, value in item.items())
+        logger.warning("file not copied (%s): %s", named, describe_failure(error))
+        result["errors"].append({**item, "error": describe_failure(error)})
+    else:
+        result["files"] += 1
+        result["file_bytes"] += stored.size
+
+
 def extension_for(content_type: str, default: str = "bin") -> str:
     return _EXTENSIONS.get(content_type.split(";")[0].strip().lower(), default)
 

@@ -13,14 +13,15 @@ import asyncio
 import logging
 from typing import Any
 
-from shared.customvision import MAX_TAKE, CustomVisionClientError
+from shared.catalogue import Count
+from shared.customvision import MAX_TAKE
 from shared.customvision.models import Image
 from shared.results import layout
 from shared.results.store import ResultStore, jsonl_bytes
 from shared.selection import read_ids
 from shared.step import Step
 
-from .files import copy_file, describe_failure, for_export
+from .files import copy_counted, copy_file, for_export
 
 logger = logging.getLogger(__name__)
 
@@ -72,9 +73,9 @@ async def _write_page(
 ) -> dict[str, Any]:
     tagged = sum(1 for image in images if image.tags or image.regions)
     result: dict[str, Any] = {
-        "images": len(images),
-        "tagged_images": tagged,
-        "untagged_images": len(images) - tagged,
+        Count.IMAGES: len(images),
+        Count.TAGGED_IMAGES: tagged,
+        Count.UNTAGGED_IMAGES: len(images) - tagged,
         "files": 0,
         "file_bytes": 0,
         "errors": [],
@@ -98,7 +99,9 @@ async def _copy_files(
                 return
             uri = image.original_image_uri
             if not uri:
-                result["errors"].append({"kind": "image_files", "image_id": image.id, "error": "no originalImageUri"})
+                result["errors"].append(
+                    {"kind": Count.IMAGE_FILES, "image_id": image.id, "error": "no originalImageUri"}
+                )
                 return
 
             async def refresh() -> str | None:
@@ -106,22 +109,16 @@ async def _copy_files(
                     return fresh[0].original_image_uri if fresh else None
                 return None
 
-            try:
-                stored = await copy_file(
-                    step.client,
-                    step.store,
-                    project_id,
-                    uri,
-                    lambda ext: layout.image_file(step.request_id, project_id, image.id, ext),
-                    refresh_uri=refresh,
-                    default_extension="jpg",
-                )
-            except CustomVisionClientError as error:
-                logger.warning("image file %s could not be copied: %s", image.id, describe_failure(error))
-                result["errors"].append({"kind": "image_files", "image_id": image.id, "error": describe_failure(error)})
-            else:
-                result["files"] += 1
-                result["file_bytes"] += stored.size
+            copying = copy_file(
+                step.client,
+                step.store,
+                project_id,
+                uri,
+                lambda ext: layout.image_file(step.request_id, project_id, image.id, ext),
+                refresh_uri=refresh,
+                default_extension="jpg",
+            )
+            await copy_counted(copying, result, {"kind": Count.IMAGE_FILES, "image_id": image.id})
 
     await asyncio.gather(*(copy(image) for image in images))
 

@@ -11,13 +11,14 @@ import asyncio
 import logging
 from typing import Any
 
-from shared.customvision import MAX_TAKE, CustomVisionClientError
+from shared.catalogue import Count
+from shared.customvision import MAX_TAKE
 from shared.customvision.models import PredictionQueryToken, StoredImagePrediction
 from shared.results import layout
 from shared.results.store import jsonl_bytes
 from shared.step import Step
 
-from .files import copy_file, describe_failure, for_export
+from .files import copy_counted, copy_file, for_export
 from .images import FILE_CONCURRENCY
 
 logger = logging.getLogger(__name__)
@@ -50,7 +51,7 @@ async def export_prediction_pages(
     )
     path = predictions_path(step.request_id, project_id)
     result: dict[str, Any] = {
-        "predictions": 0,
+        Count.PREDICTIONS: 0,
         "files": 0,
         "file_bytes": 0,
         "errors": [],
@@ -62,7 +63,7 @@ async def export_prediction_pages(
         if with_files:
             await _copy_files(step, project_id, page.results, result)
         await step.store.stage_part(path, first_part + offset, jsonl_bytes(for_export(page.results)))
-        result["predictions"] += len(page.results)
+        result[Count.PREDICTIONS] += len(page.results)
         result["parts"] += 1
         token = page.token
         if not page.results or token is None or not token.continuation or token.continuation == query.continuation:
@@ -81,22 +82,14 @@ async def _copy_files(
         if not prediction.original_image_uri:
             return
         async with semaphore:
-            try:
-                stored = await copy_file(
-                    step.client,
-                    step.store,
-                    project_id,
-                    prediction.original_image_uri,
-                    lambda ext: layout.prediction_file(step.request_id, project_id, prediction.id, ext),
-                    default_extension="jpg",
-                )
-            except CustomVisionClientError as error:
-                logger.warning("prediction image %s could not be copied: %s", prediction.id, describe_failure(error))
-                result["errors"].append(
-                    {"kind": "predictions", "prediction_id": prediction.id, "error": describe_failure(error)}
-                )
-            else:
-                result["files"] += 1
-                result["file_bytes"] += stored.size
+            copying = copy_file(
+                step.client,
+                step.store,
+                project_id,
+                prediction.original_image_uri,
+                lambda ext: layout.prediction_file(step.request_id, project_id, prediction.id, ext),
+                default_extension="jpg",
+            )
+            await copy_counted(copying, result, {"kind": Count.PREDICTIONS, "prediction_id": prediction.id})
 
     await asyncio.gather(*(copy(p) for p in predictions))

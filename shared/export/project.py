@@ -7,6 +7,7 @@ import logging
 from collections.abc import Collection
 from typing import Any
 
+from shared.catalogue import Count
 from shared.customvision import CustomVisionClientError, NotFoundError
 from shared.customvision.models import EXPORT_STATUS_DONE, ITERATION_STATUS_COMPLETED
 from shared.results import layout
@@ -47,13 +48,13 @@ async def export_project_details(
     project = await client.get_project(project_id)
     if "projects" in include:
         await store.put_json(layout.project_file(request_id, project_id, "project.json"), for_export(project))
-        exported["projects"] = 1
+        exported[Count.PROJECTS] = 1
 
     if "tags" in include:
         tags = await client.get_tags(project_id)
         await store.put_json(layout.project_file(request_id, project_id, "tags.json"), for_export(tags))
-        exported["tags"] = len(tags)
-        expected["tags"] = len(tags)
+        exported[Count.TAGS] = len(tags)
+        expected[Count.TAGS] = len(tags)
 
     iterations = await client.get_iterations(project_id)
     if "iterations" in include:
@@ -61,8 +62,8 @@ async def export_project_details(
             layout.project_file(request_id, project_id, "iterations.json"),
             for_export(iterations),
         )
-        expected["iterations"] = len(iterations)
-        exported["iterations"] = 0
+        expected[Count.ITERATIONS] = len(iterations)
+        exported[Count.ITERATIONS] = 0
 
     summaries = []
     for listed in iterations:
@@ -76,7 +77,7 @@ async def export_project_details(
         if "iterations" in include:
             iteration = await client.get_iteration(project_id, iteration_id)
             await store.put_json(path("iteration.json"), for_export(iteration))
-            exported["iterations"] += 1
+            exported[Count.ITERATIONS] += 1
         if "tags" in include and trained:
             iteration_tags = await client.get_tags(project_id, iteration_id=iteration_id)
             await store.put_json(path("tags.json"), for_export(iteration_tags))
@@ -84,22 +85,24 @@ async def export_project_details(
             try:
                 performance = await client.get_iteration_performance(project_id, iteration_id)
             except NotFoundError as error:
-                errors.append({"kind": "performance", "iteration_id": iteration_id, "error": describe_failure(error)})
+                errors.append(
+                    {"kind": Count.PERFORMANCE, "iteration_id": iteration_id, "error": describe_failure(error)}
+                )
             else:
                 await store.put_json(path("performance.json"), for_export(performance))
-                exported["performance"] = exported.get("performance", 0) + 1
+                exported[Count.PERFORMANCE] = exported.get(Count.PERFORMANCE, 0) + 1
                 count = await client.get_image_performance_count(project_id, iteration_id)
-                expected.setdefault("image_performances", {})[iteration_id] = count
+                expected.setdefault(Count.IMAGE_PERFORMANCES, {})[iteration_id] = count
         if "exports" in include and trained:
             await _export_models(step, project_id, iteration_id, exported, errors)
         if "images" in include and trained and count_images:
             count = await client.get_image_count(project_id, iteration_id=iteration_id)
-            expected.setdefault("iteration_images", {})[iteration_id] = count
+            expected.setdefault(Count.ITERATION_IMAGES, {})[iteration_id] = count
 
     if "images" in include and count_images:
-        expected["images"] = await client.get_image_count(project_id)
-        expected["tagged_images"] = await client.get_tagged_image_count(project_id)
-        expected["untagged_images"] = await client.get_untagged_image_count(project_id)
+        expected[Count.IMAGES] = await client.get_image_count(project_id)
+        expected[Count.TAGGED_IMAGES] = await client.get_tagged_image_count(project_id)
+        expected[Count.UNTAGGED_IMAGES] = await client.get_untagged_image_count(project_id)
 
     return {
         "project_id": project_id,
@@ -120,7 +123,7 @@ async def _export_models(
         layout.iteration_file(request_id, project_id, iteration_id, "exports.json"),
         for_export(exports),
     )
-    exported["exports"] = exported.get("exports", 0) + len(exports)
+    exported[Count.EXPORTS] = exported.get(Count.EXPORTS, 0) + len(exports)
     for export in exports:
         if export.status != EXPORT_STATUS_DONE or not export.download_uri:
             continue
@@ -151,6 +154,6 @@ async def _export_models(
                 iteration_id,
                 describe_failure(error),
             )
-            errors.append({"kind": "exports", "iteration_id": iteration_id, "error": describe_failure(error)})
+            errors.append({"kind": Count.EXPORTS, "iteration_id": iteration_id, "error": describe_failure(error)})
         else:
-            exported["export_files"] = exported.get("export_files", 0) + 1
+            exported[Count.EXPORT_FILES] = exported.get(Count.EXPORT_FILES, 0) + 1

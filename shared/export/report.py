@@ -16,6 +16,7 @@ from typing import Any
 
 from azure.core.exceptions import ResourceNotFoundError
 
+from shared.catalogue import Count
 from shared.results import layout
 from shared.results.store import ResultStore, StoredFile
 
@@ -40,6 +41,12 @@ async def _read(store: ResultStore, path: str) -> Any:
 def _table(rows: list[tuple[str, Any]]) -> str:
     body = "".join(f"<tr><th>{escape(k)}</th><td>{escape(str(v))}</td></tr>" for k, v in rows)
     return f"<table>{body}</table>"
+
+
+def in_catalogue_order(counts: Mapping[str, int]) -> list[tuple[str, int]]:
+    """Counters in the catalogue's order (how a reader meets the data), any other after them."""
+    order: dict[str, int] = {counter: index for index, counter in enumerate(Count)}
+    return sorted(counts.items(), key=lambda item: (order.get(item[0], len(order)), item[0]))
 
 
 async def write_report(
@@ -67,7 +74,7 @@ async def write_report(
         "in the last 30 days. Machine-readable files (JSON) sit next to this page; "
         "<code>manifest.json</code> lists every file with its SHA-256 digest.</p>",
         "<h2>Summary</h2>",
-        _table([(kind.replace("_", " "), count) for kind, count in sorted(counts.items())]),
+        _table([(counter.replace("_", " "), count) for counter, count in in_catalogue_order(counts)]),
     ]
     if errors:
         parts.append("<h2 class='warn'>What could not be exported</h2><ul>")

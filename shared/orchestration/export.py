@@ -5,10 +5,11 @@ History carries only ids, counts, page numbers, blob paths and continuation toke
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from shared import contracts as c
+from shared.catalogue import Count
 from shared.customvision import MAX_TAKE
 
 from . import names
@@ -26,9 +27,11 @@ def export_resource(context: OrchestrationContext) -> Orchestration:
     """Every project in scope; a listed project that does not exist is an error of the export."""
     result = yield from over_projects(context, names.EXPORT_PROJECT_ORCHESTRATOR, "exporting")
     missing = result["missing_projects"]
-    result["expected"] = {"projects": len(result["projects"]) + len(missing)} if result["projects"] or missing else {}
+    listed = result["projects"]
+    result["expected"] = {Count.PROJECTS: len(listed) + len(missing)} if listed or missing else {}
     result["errors"] += [
-        {"kind": "projects", "project_id": project_id, "error": "not found in the resource"} for project_id in missing
+        {"kind": Count.PROJECTS, "project_id": project_id, "error": "not found in the resource"}
+        for project_id in missing
     ]
     return result
 
@@ -117,7 +120,7 @@ class _ProjectExport:
                 self.partial["errors_omitted"] = self.partial.get("errors_omitted", 0) + 1
 
     def paged(
-        self, step: str, iteration_id: str | None, pages: int, kinds: list[tuple[str, str]]
+        self, step: str, iteration_id: str | None, pages: int, kinds: Sequence[tuple[str, str]]
     ) -> Callable[[int, Any], None]:
         """``on_result`` for one listing's pages: count each page as it finishes and show how far it is."""
         position: dict[str, Any] = {"listing": iteration_id or "workspace", "pages": pages, "pages_done": 0}
@@ -154,15 +157,15 @@ class _ProjectExport:
             selection = yield activity(
                 self.context, names.EXPORT_SELECT_IMAGES, {**self.base, "selector": self.selector}
             )
-            self.expected["images"] = selection["workspace"]
-            self.expected["iteration_images"] = selection["iterations"]
+            self.expected[Count.IMAGES] = selection["workspace"]
+            self.expected[Count.ITERATION_IMAGES] = selection["iterations"]
             self.partial["expected"] = _flatten(self.expected)
             # Every listing reads the same id pages; each keeps the ids it holds.
             listings = [(iteration_id, int(selection["images"])) for iteration_id in [None, *self.trained]]
             page_task["ids_path"] = selection["ids_path"]
         else:
-            snapshots = self.expected.get("iteration_images", {})
-            listings = [(None, int(self.expected.get("images", 0)))]
+            snapshots = self.expected.get(Count.ITERATION_IMAGES, {})
+            listings = [(None, int(self.expected.get(Count.IMAGES, 0)))]
             listings += [(iteration_id, int(snapshots.get(iteration_id, 0))) for iteration_id in self.trained]
         name = names.EXPORT_SELECTED_IMAGE_PAGE if self.selector else names.EXPORT_IMAGE_PAGE
         for iteration_id, total in listings:
@@ -174,12 +177,12 @@ class _ProjectExport:
 
     def image_performances(self) -> Orchestration:
         for iteration_id in self.trained:
-            pages = _page_count(int(self.expected.get("image_performances", {}).get(iteration_id, 0)))
+            pages = _page_count(int(self.expected.get(Count.IMAGE_PERFORMANCES, {}).get(iteration_id, 0)))
             tasks = [
                 (names.EXPORT_IMAGE_PERFORMANCE_PAGE, {**self.base, "iteration_id": iteration_id, "page": page})
                 for page in range(pages)
             ]
-            kinds = [("image_performances", "image_performances")]
+            kinds = [(Count.IMAGE_PERFORMANCES, Count.IMAGE_PERFORMANCES)]
             on_page = self.paged("image_performances", iteration_id, pages, kinds)
             yield from in_batches(self.context, tasks, self.width, on_page)
             yield self.commit("image_performances", iteration_id, pages)
@@ -197,7 +200,7 @@ class _ProjectExport:
                 "with_files": "image_files" in self.include,
             }
             result = yield activity(self.context, names.EXPORT_PREDICTION_PAGES, payload)
-            self.add(result, ("predictions", "predictions"), ("files", "prediction_files"))
+            self.add(result, (Count.PREDICTIONS, Count.PREDICTIONS), ("files", Count.PREDICTION_FILES))
             part += int(result["parts"])
             continuation = result["next"]
             if continuation is None:
@@ -209,14 +212,14 @@ def _image_counters(iteration_id: str | None, *, selective: bool) -> list[tuple[
     """(page result key, counter) of an image listing: the workspace counts tagged and untagged
     images too (unless it reads a selection); a snapshot counts its images apart."""
     if iteration_id is not None:
-        return [("images", "iteration_images"), ("files", "image_files")]
+        return [(Count.IMAGES, Count.ITERATION_IMAGES), ("files", Count.IMAGE_FILES)]
     if selective:
-        return [("images", "images"), ("files", "image_files")]
+        return [(Count.IMAGES, Count.IMAGES), ("files", Count.IMAGE_FILES)]
     return [
-        ("images", "images"),
-        ("tagged_images", "tagged_images"),
-        ("untagged_images", "untagged_images"),
-        ("files", "image_files"),
+        (Count.IMAGES, Count.IMAGES),
+        (Count.TAGGED_IMAGES, Count.TAGGED_IMAGES),
+        (Count.UNTAGGED_IMAGES, Count.UNTAGGED_IMAGES),
+        ("files", Count.IMAGE_FILES),
     ]
 
 

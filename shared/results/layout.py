@@ -7,60 +7,37 @@ overwrites the same blobs instead of adding copies.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 DATA = "data"
 
 
-def request_json(request_id: str) -> str:
-    return f"{request_id}/request.json"
+def _in_request(path: str, about: str) -> Callable[[str], str]:
+    """The name of one blob (or prefix) of a request, ``{request_id}/{path}``."""
+
+    def name(request_id: str) -> str:
+        return f"{request_id}/{path}"
+
+    name.__doc__ = about
+    return name
 
 
-def manifest(request_id: str) -> str:
-    return f"{request_id}/manifest.json"
-
-
-def audit_log(request_id: str) -> str:
-    return f"{request_id}/audit.jsonl"
-
-
-def report(request_id: str) -> str:
-    return f"{request_id}/report.html"
-
-
-def export_zip(request_id: str) -> str:
-    return f"{request_id}/export.zip"
-
-
-def erasure_certificate(request_id: str) -> str:
-    return f"{request_id}/erasure-certificate.json"
-
-
-def ended(request_id: str) -> str:
-    """Written once when the sweeper announced a request that ended without announcing itself."""
-    return f"{request_id}/ended.json"
+request_json = _in_request("request.json", "The validated request (fingerprinted) the work was done for.")
+manifest = _in_request("manifest.json", "The outcome, counts and every file with its SHA-256.")
+audit_log = _in_request("audit.jsonl", "Every Training API call and decision, appended by each step.")
+report = _in_request("report.html", "The person-readable summary of an export.")
+export_zip = _in_request("export.zip", "The package of an export's files, when asked for.")
+erasure_certificate = _in_request("erasure-certificate.json", "The signed proof of an erase.")
+ended = _in_request("ended.json", "Written once when the sweeper announced a request that ended silently.")
+work_prefix = _in_request("work/", "Blobs the work needs while it runs (clear selector, ids); removed at the end.")
+private_request = _in_request("work/request.json", "The request with what identifies the person, while it runs.")
+data_prefix = _in_request(f"{DATA}/", "The exported data.")
+account = _in_request(f"{DATA}/account.json", "One file for the account rows of every resource (they are small).")
 
 
 def rejection(request_id: str, digest: str) -> str:
     """A rejected repeat of an existing request id: recorded beside it, never over its manifest."""
     return f"{request_id}/rejections/{digest}.json"
-
-
-def work_prefix(request_id: str) -> str:
-    """Blobs the work needs while it runs (the clear selector, selected ids); removed at the end."""
-    return f"{request_id}/work/"
-
-
-def private_request(request_id: str) -> str:
-    """The request as received, with the values that identify the person: only while it runs."""
-    return f"{request_id}/work/request.json"
-
-
-def data_prefix(request_id: str) -> str:
-    return f"{request_id}/{DATA}/"
-
-
-def account(request_id: str) -> str:
-    """One file for the account rows of every resource in the request (they are small)."""
-    return f"{request_id}/{DATA}/account.json"
 
 
 def project_dir(request_id: str, project_id: str) -> str:

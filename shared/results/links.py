@@ -9,6 +9,7 @@ orchestration.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from urllib.parse import quote
 
 from azure.storage.blob import BlobSasPermissions, generate_blob_sas
@@ -23,27 +24,20 @@ async def read_link(service: BlobServiceClient, container: str, blob: str, lifet
     assert account_name is not None
     credential = service.credential
     account_key = getattr(credential, "account_key", None)
-    if account_key:
-        token = generate_blob_sas(
-            account_name,
-            container,
-            blob,
-            account_key=account_key,
-            permission=BlobSasPermissions(read=True),
-            expiry=expiry,
-            start=now - timedelta(minutes=5),
-        )
-    else:
-        delegation_key = await service.get_user_delegation_key(now - timedelta(minutes=5), expiry)
-        token = generate_blob_sas(
-            account_name,
-            container,
-            blob,
-            user_delegation_key=delegation_key,
-            permission=BlobSasPermissions(read=True),
-            expiry=expiry,
-            start=now - timedelta(minutes=5),
-        )
+    signer: dict[str, Any] = (
+        {"account_key": account_key}
+        if account_key
+        else {"user_delegation_key": await service.get_user_delegation_key(now - timedelta(minutes=5), expiry)}
+    )
+    token = generate_blob_sas(
+        account_name,
+        container,
+        blob,
+        permission=BlobSasPermissions(read=True),
+        expiry=expiry,
+        start=now - timedelta(minutes=5),
+        **signer,
+    )
     # The blob name is a path: each segment is percent-encoded, as the service decodes it once.
     url = f"{service.url.rstrip('/')}/{container}/{quote(blob, safe='/')}?{token}"
     return url, expiry.isoformat().replace("+00:00", "Z")

@@ -101,7 +101,7 @@ async def test_take_and_tag_limits_are_checked_before_sending(make_client, recor
         with pytest.raises(ValueError, match="take"):
             await client.get_images("p1", take=257)
         with pytest.raises(ValueError, match="20 tag ids"):
-            await client.get_tagged_images("p1", tag_ids=[str(n) for n in range(21)])
+            await client.get_images("p1", tag_ids=[str(n) for n in range(21)])
     assert recorder.requests == []
 
 

@@ -15,8 +15,7 @@ from typing import Any
 
 import pytest
 
-from shared.connections import DEFAULT_RESULTS_CONTAINER
-from shared.settings import load_resources
+from shared.settings import AppSettings, load_resources
 
 from . import bicep
 from .template import (
@@ -150,7 +149,7 @@ def test_settings_the_app_reads_name_resources_the_template_creates() -> None:
     settings = app_settings(deployment)
 
     container = bicep.text(settings["CVDSR_RESULTS_CONTAINER"])
-    assert container == DEFAULT_RESULTS_CONTAINER
+    assert container == AppSettings.model_fields["results_container"].default
     account = storage_account_behind(settings, APP_STORAGE_CONNECTION, "blob")
     assert container in child_names(deployment, BLOB_CONTAINER, account)
 

@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import pytest
 
-from shared.connections import DEFAULT_API_RATE
+from shared.settings import AppSettings
 
 from . import bicep
 from .template import MAIN, app_settings, deploy, host_json, local_settings_sample
+
+DEFAULT_API_RATE = AppSettings.model_fields["api_rate_per_second"].default
 
 API_LIMIT_PER_SECOND = 10  # Custom Vision Training API, per key (shared/specs notes; README)
 
