@@ -1,4 +1,4 @@
-"""The ``cvdsr`` command: run cvdsr locally, without Azure (DESIGN §8).
+"""The ``cvdsr`` command: run cvdsr locally, without Azure (README "Local development").
 
 Each subcommand lives with the component it runs; this module only builds the parser and dispatches.
 """

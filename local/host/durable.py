@@ -36,7 +36,14 @@ from .config import DurableOptions, mask_secrets
 from .history import TERMINAL_STATUSES, Event, EventType
 from .invoke import call_user_function, format_exception
 from .loader import FunctionApp, FunctionInfo
-from .replay import NonDeterminismError, ScheduledAction, UnsupportedActionError, simulate
+from .replay import (
+    ArgumentRefused,
+    NonDeterminismError,
+    ScheduledAction,
+    UnsupportedActionError,
+    instance_id_refusal,
+    simulate,
+)
 from .store import ConcurrencyError, DurableStore, InstanceRecord, next_seq
 
 log = logging.getLogger("cvdsr.host")
@@ -61,6 +68,22 @@ def _loads(value: str | None) -> Any:
         return json.loads(value)
     except ValueError:
         return value
+
+
+MAX_CUSTOM_STATUS_KB = 16  # DurableOrchestrationContext.SetCustomStatus in the extension
+
+
+def custom_status_refusal(value: Any) -> str | None:
+    """The extension's limit on custom status: its JSON (as Newtonsoft writes it) measured in UTF-16,
+    whole KB rounded down, at most 16; over it, the message SetCustomStatus throws."""
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    size_kb = int(len(text.encode("utf-16-le")) / 1024.0)
+    if size_kb > MAX_CUSTOM_STATUS_KB:
+        return (
+            f"The UTF-16 size of the JSON-serialized payload must not exceed {MAX_CUSTOM_STATUS_KB} KB. "
+            f"The current payload size is {size_kb} KB."
+        )
+    return None
 
 
 class DurableEngine:
@@ -329,14 +352,19 @@ class DurableEngine:
             state, error, hard = await loop.run_in_executor(
                 self.orchestrator_executor, _invoke_orchestrator, fn, json.dumps(context)
             )
+            oversized = None
             if state.get("customStatus") is not None:
-                custom_status = json.dumps(state["customStatus"])
-            if hard:
+                oversized = custom_status_refusal(state["customStatus"])
+                if oversized is None:
+                    custom_status = json.dumps(state["customStatus"])
+            if oversized is not None:  # SetCustomStatus throws: the orchestration fails, its status unchanged
+                outcome, failure = "failed", oversized
+            elif hard:
                 outcome, failure = "failed", error
             else:
                 try:
                     sim = simulate(state.get("actions") or [], full, iid, rec.execution_id)
-                except (NonDeterminismError, UnsupportedActionError) as exc:
+                except (NonDeterminismError, UnsupportedActionError, ArgumentRefused) as exc:
                     outcome, failure = "failed", str(exc)
                 else:
                     new_actions = sim.new_actions
@@ -626,9 +654,13 @@ class DurableEngine:
                 "ExceptionType": "System.ArgumentException",
             }
         iid = instance_id or uuid.uuid4().hex
-        if not iid or any(c in iid for c in "/\\#?") or any(ord(c) < 32 for c in iid):
+        refused = instance_id_refusal(iid)
+        if refused is not None:
+            # The extension's StartNewAsync throws ArgumentException, which its HTTP API answers with 400.
             return 400, {
-                "Message": f"Invalid instance ID {iid!r}: '/', '\\', '#', '?' and control characters are not allowed."
+                "Message": "One or more of the arguments submitted is incorrect",
+                "ExceptionMessage": refused,
+                "ExceptionType": "System.ArgumentException",
             }
         async with self.lock(iid):
             existing = await self.store.get_instance(iid)

@@ -17,6 +17,7 @@ orchestration's ``isDone``/``error`` take effect), and whether ``ContinueAsNew``
 from __future__ import annotations
 
 import datetime as dt
+import unicodedata
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -31,6 +32,25 @@ class NonDeterminismError(RuntimeError):
 
 class UnsupportedActionError(RuntimeError):
     """The orchestrator used a Durable API the development host does not implement."""
+
+
+class ArgumentRefused(ValueError):
+    """The extension refuses the action's arguments (its ArgumentException): the orchestration fails."""
+
+
+MAX_INSTANCE_ID_LENGTH = 256  # DurableClient.MaxInstanceIdLength in the extension
+
+
+def instance_id_refusal(instance_id: str) -> str | None:
+    """The extension's rules for a new orchestration's instance id (DurableClient.StartNewAsync): the
+    message it throws, or None. ``@`` starts the ids the extension keeps for entities."""
+    if instance_id.startswith("@"):
+        return "Orchestration instance ids must not start with @."
+    if any(c in "/\\#?" or unicodedata.category(c) == "Cc" for c in instance_id):
+        return "Orchestration instance ids must not contain /, \\, #, ?, or control characters."
+    if len(instance_id.encode("utf-16-le")) // 2 > MAX_INSTANCE_ID_LENGTH:  # .NET counts UTF-16 units
+        return f"Instance ID lengths must not exceed {MAX_INSTANCE_ID_LENGTH} characters."
+    return None
 
 
 @dataclass
@@ -134,6 +154,8 @@ class _Simulator:
         return self._schedule(ScheduledAction(self._new_id(), "timer", fire_at=fire_at))
 
     def suborchestration(self, name: str, instance_id: str | None, input_json: str | None) -> _Node:
+        if instance_id and instance_id.startswith("@"):  # DurableOrchestrationContext.CallSubOrchestratorAsync
+            raise ArgumentRefused("Orchestration instance ids must not start with @")
         event_id = self._new_id()
         iid = instance_id or f"{self.execution_id}:{event_id}"
         return self._schedule(

@@ -12,7 +12,8 @@ Layout for task hub ``H`` (see docs in the package ``__init__``):
 - table ``HInbox``: messages waiting for an instance's next episode (PartitionKey = instance id,
   RowKey = a deterministic key such as ``task-{ExecutionId}-{TaskScheduledId}``, so a redelivered
   completion overwrites itself): Message (JSON), Seq (ordering).
-- blob container ``h-largemessages``: property values over 30,000 characters.
+- blob container ``h-largemessages``: property values over 60 KB in UTF-16, as the extension's Azure
+  Storage provider decides.
 - blob container ``h-leases``, blob ``host``: held (leased) by the running host; its metadata names the
   holder (``pid``, ``started``: the process's start time, ``hostname``, ``hostid``).
 """
@@ -37,7 +38,15 @@ from azure.storage.blob.aio import BlobServiceClient, ContainerClient
 from .config import HostConfigError
 from .history import Event
 
-LARGE = 30_000
+# DurableTask.AzureStorage moves a property to the large-messages container when its UTF-16 size is
+# over 60 KB (MaxTablePropertySizeInBytes: Azure Tables allows 64 KiB a property, this leaves a buffer).
+LARGE_PROPERTY_BYTES = 60 * 1024
+
+
+def is_large(value: str) -> bool:
+    return len(value.encode("utf-16-le")) > LARGE_PROPERTY_BYTES
+
+
 # Two reads of one process's start time differ by at most this (the boot time they add is whole seconds and
 # may be read differently in two processes); a reused pid belongs to a process started well after.
 START_TIME_TOLERANCE = 1.0
@@ -195,7 +204,7 @@ class DurableStore:
 
     # --- large values -------------------------------------------------------------------------
     async def _put_value(self, entity: dict[str, Any], prop: str, value: str | None, blob_name: str) -> None:
-        if value is not None and len(value) > LARGE:
+        if value is not None and is_large(value):
             await self.large.upload_blob(blob_name, value.encode("utf-8"), overwrite=True)
             entity[prop] = None
             entity[f"{prop}BlobName"] = blob_name

@@ -46,6 +46,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="initial data: none, demo or synthetic:PROJECTS:IMAGES (default: %(default)s)",
     )
     parser.add_argument("--random-seed", type=int, default=0, help="seed for ids, faults and jitter (default: 0)")
+    parser.add_argument(
+        "--prediction-page-cap",
+        type=int,
+        default=256,
+        help="largest QueryPredictions maxCount accepted, to test clients against a lower limit (default: 256)",
+    )
 
 
 def config_from_args(args: argparse.Namespace) -> SimulatorConfig:
@@ -59,6 +65,7 @@ def config_from_args(args: argparse.Namespace) -> SimulatorConfig:
         seed=args.seed,
         uri_ttl_seconds=args.uri_ttl_seconds,
         random_seed=args.random_seed,
+        prediction_page_cap=args.prediction_page_cap,
     )
 
 

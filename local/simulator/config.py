@@ -74,6 +74,9 @@ class SimulatorConfig:
     subscription_id: str = "00000000-0000-4000-8000-00000000c0de"
     resource_group: str = "cvdsr-sim-rg"
     location: str = "westeurope"
+    #: The largest QueryPredictions ``maxCount`` accepted (BadRequestPredictionResultsExceededCount above):
+    #: the real maximum is not documented, so a client must cope with a lower one.
+    prediction_page_cap: int = 256
     #: Overrides of the error-code → HTTP status mapping, e.g. (("BadRequestIterationIsPublished", 409),).
     error_status_overrides: tuple[tuple[str, int], ...] = ()
 
@@ -92,6 +95,8 @@ class SimulatorConfig:
         if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9-]{1,62}", self.account_name):
             raise ValueError("account_name must be 2-64 letters, digits or '-'")
         parse_seed(self.seed)
+        if self.prediction_page_cap < 1:
+            raise ValueError("prediction_page_cap must be >= 1")
 
     @property
     def effective_prediction_key(self) -> str:

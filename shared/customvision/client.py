@@ -54,6 +54,9 @@ MAX_IMAGE_IDS = 256
 MAX_PREDICTION_IDS = 64
 MAX_TAG_IDS = 20
 MAX_IMAGE_TAG_IMAGE_IDS = 64
+# QueryPredictions' maxCount: the service's own default, the one size it certainly accepts (no maximum
+# is documented). It also fits one DeletePrediction call (64 ids) per page.
+PREDICTION_PAGE = 50
 
 TaggingStatus = Literal["All", "Tagged", "Untagged"]
 OrderBy = Literal["Newest", "Oldest"]
@@ -148,6 +151,7 @@ class TrainingClient:
             raise ValueError("endpoint must be an absolute http(s) URL, e.g. https://NAME.cognitiveservices.azure.com")
         self.endpoint = endpoint.rstrip("/")
         self.api_version = api_version
+        self.prediction_page_size = PREDICTION_PAGE
         self._requester = Requester(
             base_url=f"{self.endpoint}/customvision/v{api_version}/training",
             training_key=training_key,
@@ -417,23 +421,33 @@ class TrainingClient:
     async def query_predictions(
         self, project_id: str, query: PredictionQueryToken | None = None
     ) -> PredictionQueryResult:
-        """One page of stored predictions; pass the returned ``token`` back for the next page."""
-        body: dict[str, Any] = (query or PredictionQueryToken()).model_dump(
-            mode="json", by_alias=True, exclude_none=True
-        )
-        response = await self._requester.call(
-            "QueryPredictions",
-            "POST",
-            f"/projects/{project_id}/predictions/query",
-            body=body,
-        )
-        return PredictionQueryResult.model_validate_json(response.content)
+        """One page of stored predictions; pass the returned ``token`` back for the next page.
+
+        The page size is the client's: QueryPredictions' largest ``maxCount`` is not documented, so it
+        starts at the service's own default (50) and, if the service answers
+        ``BadRequestPredictionResultsExceededCount``, halves it and asks again, for this and every later
+        page. A continuation token is not changed by the size of the page that asks with it.
+        """
+        query = query or PredictionQueryToken()
+        while True:
+            sized = query.model_copy(update={"max_count": self.prediction_page_size})
+            body: dict[str, Any] = sized.model_dump(mode="json", by_alias=True, exclude_none=True)
+            try:
+                response = await self._requester.call(
+                    "QueryPredictions", "POST", f"/projects/{project_id}/predictions/query", body=body
+                )
+            except BadRequestError as error:
+                if error.code != "BadRequestPredictionResultsExceededCount" or self.prediction_page_size == 1:
+                    raise
+                self.prediction_page_size = max(1, self.prediction_page_size // 2)
+                continue
+            return PredictionQueryResult.model_validate_json(response.content)
 
     async def iter_prediction_pages(
-        self, project_id: str, *, iteration_id: str | None = None, page_size: int = MAX_TAKE
+        self, project_id: str, *, iteration_id: str | None = None
     ) -> AsyncIterator[list[StoredImagePrediction]]:
         """Every stored prediction, following the continuation token until the service has no more."""
-        query = PredictionQueryToken(max_count=page_size, order_by="Oldest", iteration_id=iteration_id)
+        query = PredictionQueryToken(order_by="Oldest", iteration_id=iteration_id)
         seen_tokens: set[str] = set()
         while True:
             result = await self.query_predictions(project_id, query)
@@ -445,7 +459,7 @@ class TrainingClient:
                 return
             seen_tokens.add(continuation)
             assert result.token is not None
-            query = result.token.model_copy(update={"max_count": page_size})
+            query = result.token
 
     async def delete_predictions(self, project_id: str, prediction_ids: Iterable[str]) -> int:
         """Delete stored predictions in calls of at most 64 ids; returns the number of calls."""

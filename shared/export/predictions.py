@@ -12,7 +12,6 @@ import logging
 from typing import Any
 
 from shared.catalogue import Count
-from shared.customvision import MAX_TAKE
 from shared.customvision.models import PredictionQueryToken, StoredImagePrediction
 from shared.results import layout
 from shared.results.store import jsonl_bytes
@@ -45,9 +44,7 @@ async def export_prediction_pages(
     None when done).
     """
     query = (
-        PredictionQueryToken.model_validate(continuation)
-        if continuation
-        else PredictionQueryToken(max_count=MAX_TAKE, order_by="Oldest")
+        PredictionQueryToken.model_validate(continuation) if continuation else PredictionQueryToken(order_by="Oldest")
     )
     path = predictions_path(step.request_id, project_id)
     result: dict[str, Any] = {
@@ -68,7 +65,7 @@ async def export_prediction_pages(
         token = page.token
         if not page.results or token is None or not token.continuation or token.continuation == query.continuation:
             return result
-        query = token.model_copy(update={"max_count": MAX_TAKE})
+        query = token
     result["next"] = query.model_dump(mode="json", by_alias=True, exclude_none=True)
     return result
 

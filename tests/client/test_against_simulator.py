@@ -134,7 +134,8 @@ async def test_unpublish_delete_and_repeat_deletes_are_idempotent() -> None:
 async def test_predictions_page_and_delete_in_chunks(demo: str) -> None:
     async with client(demo) as api:
         for project in await api.get_projects():
-            ids = [p.id async for page in api.iter_prediction_pages(project.id, page_size=2) for p in page]
+            api.prediction_page_size = 2
+            ids = [p.id async for page in api.iter_prediction_pages(project.id) for p in page]
             assert len(set(ids)) == len(ids)
             if ids:
                 assert await api.delete_predictions(project.id, ids) == 1

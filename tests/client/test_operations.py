@@ -8,7 +8,8 @@ from urllib.parse import parse_qs
 import httpx
 import pytest
 
-from shared.customvision import DeleteOutcome, NotFoundError, metadata_filter
+from shared.customvision import BadRequestError, DeleteOutcome, NotFoundError, metadata_filter
+from shared.customvision.client import PREDICTION_PAGE
 from shared.customvision.models import Iteration
 
 from .conftest import BASE, error
@@ -120,7 +121,36 @@ async def test_prediction_pages_follow_the_continuation_token(make_client, recor
         ["pred-1-0", "pred-1-1"],
         ["pred-2-0", "pred-2-1"],
     ]
-    assert all(json.loads(r.content)["maxCount"] == 256 for r in recorder.requests)
+    assert all(json.loads(r.content)["maxCount"] == PREDICTION_PAGE for r in recorder.requests)
+
+
+async def test_a_refused_prediction_page_size_is_halved_and_kept(make_client, recorder) -> None:
+    """The largest maxCount is not documented: a refusal halves the page, for this and later pages."""
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        if body["maxCount"] > 12:
+            error = {"code": "BadRequestPredictionResultsExceededCount", "message": "maxCount is limited to 12."}
+            return httpx.Response(400, json=error)
+        page = int(body.get("continuation") or 0)
+        token = {"continuation": str(page + 1) if page < 1 else ""}
+        return httpx.Response(200, json={"token": token, "results": [{"id": f"pred-{page}"}]})
+
+    async with make_client(answer) as client:
+        pages = [page async for page in client.iter_prediction_pages("p1")]
+        assert client.prediction_page_size == 12
+    assert [[p.id for p in page] for page in pages] == [["pred-0"], ["pred-1"]]
+    asked = [json.loads(r.content)["maxCount"] for r in recorder.requests]
+    assert asked == [50, 25, 12, 12], "halved until accepted, then kept for the next page"
+
+
+async def test_a_prediction_query_refused_for_another_reason_is_not_retried(make_client, recorder) -> None:
+    refusal = {"code": "BadRequestPredictionTagsExceededCount", "message": "at most 2 tags"}
+    async with make_client(lambda _request: httpx.Response(400, json=refusal)) as client:
+        with pytest.raises(BadRequestError):
+            await client.query_predictions("p1")
+        assert client.prediction_page_size == PREDICTION_PAGE
+    assert len(recorder.requests) == 1
 
 
 async def test_prediction_paging_stops_on_a_repeated_token(make_client, recorder) -> None:

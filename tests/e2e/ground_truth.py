@@ -34,7 +34,7 @@ def account(endpoint: str) -> dict[str, Any]:
             for it in iterations
             if it.status == "Completed"
         }
-        predictions = client.query_predictions(project.id, PredictionQueryToken(max_count=256)).results or []
+        predictions = _predictions(client, project.id)
         projects[project.id] = {
             "name": project.name,
             "images": sorted(i.id for i in images),
@@ -45,6 +45,19 @@ def account(endpoint: str) -> dict[str, Any]:
             "predictions": sorted(p.id for p in predictions),
         }
     return projects
+
+
+def _predictions(client: Any, project_id: str) -> list[Any]:
+    """Every stored prediction, two at a time (so any page cap the simulator is given still answers)."""
+    found: list[Any] = []
+    token = PredictionQueryToken(max_count=2, order_by="Oldest")
+    while True:
+        page = client.query_predictions(project_id, token)
+        found += page.results or []
+        if not page.results or not page.token or not page.token.continuation:
+            return found
+        token = page.token
+        token.max_count = 2
 
 
 def _all(fetch: Any) -> list[Any]:

@@ -242,3 +242,30 @@ ORDER_OF_STEPS = [
     "delete_iterations",
     "delete_project",
 ]
+
+
+def test_a_lower_prediction_page_cap_still_exports_and_erases_every_prediction(azurite) -> None:
+    """QueryPredictions' largest page is not documented: with a service that refuses more than 2 a page,
+    the export still has every stored prediction, and the erase deletes them all."""
+    config = SimulatorConfig(seed="demo", training_key=TRAINING_KEY, prediction_page_cap=2)
+    with environment(azurite, simulator=config) as env:
+        truth = ground_truth.account(env.simulator.base_url)
+        assert sum(len(p["predictions"]) for p in truth.values()) > 2, "more predictions than one page holds"
+        env.send_queue(env.request("PRED-CAP-EXP", type="export", include=["projects", "predictions"]))
+        env.wait("PRED-CAP-EXP")
+        manifest = env.json("PRED-CAP-EXP/manifest.json")
+        assert manifest["status"] == "succeeded", manifest["errors"]
+        for project_id, expected in truth.items():
+            lines = env.jsonl(f"PRED-CAP-EXP/data/projects/{project_id}/predictions.jsonl")
+            assert sorted(p["id"] for p in lines) == expected["predictions"]
+        event = erase(env, "PRED-CAP-ERA", confirm="demo")
+        assert event["data"]["status"] == "succeeded"
+        assert certificate(env, "PRED-CAP-ERA")["deleted"]["predictions"] == sum(
+            len(p["predictions"]) for p in truth.values()
+        )
+        refused = [
+            line
+            for line in env.jsonl("PRED-CAP-EXP/audit.jsonl")
+            if line.get("operation") == "QueryPredictions" and line.get("status") == 400
+        ]
+        assert refused, "the first pages were refused and asked again smaller"

@@ -7,13 +7,18 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import pytest
+from azure.storage.blob import BlobServiceClient
 
 from local.host import HostConfig, RunningHost, run_host
+from local.host.store import is_large
 
 from .helpers import APPS, records, start, status_url, wait_for_status
+
+HUB = "orch" + uuid.uuid4().hex[:8]
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +30,7 @@ def record_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def host(azurite, record_file: Path) -> Iterator[RunningHost]:
     env = {
         "AzureWebJobsStorage": azurite.connection_string,
-        "TEST_TASK_HUB": "orch" + uuid.uuid4().hex[:8],
+        "TEST_TASK_HUB": HUB,
         "TEST_START_QUEUE": "starts-orch",
         "TEST_WORK_QUEUE": "work-orch",
         "HOST_TEST_RECORD": str(record_file),
@@ -195,3 +200,59 @@ def test_large_payloads_go_through_blobs(host):
     history = httpx.get(status_url(host.base_url, status["instanceId"], showHistory="true", showHistoryOutput="true"))
     completed = [e for e in history.json()["historyEvents"] if e["EventType"] == "TaskCompleted"]
     assert completed[0]["Result"] == "x" * 100_000
+
+
+def _large_blobs(azurite: Any, host: RunningHost) -> set[str]:
+    hub = HUB.lower()
+    service = BlobServiceClient.from_connection_string(azurite.connection_string)
+    return {blob.name for blob in service.get_container_client(f"{hub}-largemessages").list_blobs()}
+
+
+def test_a_value_moves_to_the_large_messages_container_over_60_kb_in_utf16(host, azurite):
+    """DurableTask.AzureStorage's MaxTablePropertySizeInBytes: 60 KB of UTF-16, so 30,720 ASCII
+    characters stay in the table and one more goes to a blob; a character outside the BMP counts 4 bytes."""
+    assert not is_large("x" * 30_720)
+    assert is_large("x" * 30_721)
+    assert not is_large("\U0001f600" * 15_360)
+    assert is_large("\U0001f600" * 15_360 + "x")
+    # The host keeps each history event's JSON in one property: an activity result of 20,000 characters
+    # stays in the table, one of 40,000 goes to a blob, and both read back whole.
+    before = _large_blobs(azurite, host)
+    inline = run(host, "big_orch", 20_000)
+    assert inline["output"] == "x" * 20_000
+    assert _large_blobs(azurite, host) == before
+    moved = run(host, "big_orch", 40_000)
+    assert moved["output"] == "x" * 40_000
+    assert any(name.startswith(moved["instanceId"]) for name in _large_blobs(azurite, host) - before)
+
+
+def test_custom_status_is_limited_to_16_kb_of_utf16_as_the_extension_limits_it(host):
+    """SetCustomStatus: the JSON in UTF-16, whole KB rounded down, at most 16; over it the orchestration fails."""
+    within = run(host, "status_orch", 8_700)  # 8,702 characters with the quotes: 17,404 bytes, 16 KB
+    assert within["runtimeStatus"] == "Completed"
+    assert within["customStatus"] == "x" * 8_700
+    over = run(host, "status_orch", 8_703)  # 17,410 bytes: 17 KB
+    assert over["runtimeStatus"] == "Failed"
+    assert "The UTF-16 size of the JSON-serialized payload must not exceed 16 KB" in str(over["output"])
+    assert over["customStatus"] is None, "the status that was refused is not kept"
+
+
+def test_instance_ids_follow_the_extensions_rules(host):
+    """StartNewAsync throws ArgumentException (400 on the HTTP API) for a leading @, /, \\, #, ?,
+    a control character, or more than 256 UTF-16 units; a sub-orchestration may not start with @."""
+    webhook = f"{host.base_url}/runtime/webhooks/durabletask/orchestrators/hello_orch"
+    for refused, message in [
+        ("@entity", "must not start with @"),
+        ("a" * 257, "must not exceed 256 characters"),
+        ("\U0001f600" * 129, "must not exceed 256 characters"),  # 258 UTF-16 units
+        ("tab\tid", "must not contain"),
+    ]:
+        response = httpx.post(f"{webhook}/{quote(refused, safe='')}")
+        assert response.status_code == 400, refused
+        assert message in response.json()["ExceptionMessage"]
+    accepted = "a" * 256
+    assert httpx.post(f"{webhook}/{accepted}").status_code == 202
+    assert wait_for_status(host.base_url, accepted)["runtimeStatus"] == "Completed"
+    parent = run(host, "at_child_orch")
+    assert parent["runtimeStatus"] == "Failed"
+    assert "must not start with @" in str(parent["output"])

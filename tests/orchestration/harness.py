@@ -45,6 +45,8 @@ from typing import Any
 
 import azure.durable_functions as df
 
+from local.host.durable import custom_status_refusal
+from local.host.replay import simulate
 from shared.orchestration import erase, export, names, request
 
 T0 = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
@@ -324,6 +326,9 @@ class Orchestration:
         for offset, call in enumerate(new):
             call.event_id = self._next_id + offset
         walk_finished = self._check_with_extension(raw, new) if self.cross_check else None
+        if raw.get("customStatus") is not None:  # the extension fails an orchestration over 16 KB
+            refused = custom_status_refusal(raw["customStatus"])
+            assert refused is None, refused
         for call in new:
             assert call.event_id == self._take_id()
             self._schedule_event(call)
@@ -362,8 +367,6 @@ class Orchestration:
     def _check_with_extension(self, raw: dict[str, Any], new: list[Call]) -> bool:
         """The development host's model of the shim, on the same actions and history, must want the same
         new scheduling calls under the same ids (and must not find the history non-deterministic)."""
-        from local.host.replay import simulate
-
         history = json.loads(self.context_json())["history"]
         sim = simulate(raw["actions"], history, self.instance_id, "exec-1")
         # simulate keeps the action's ``input`` as the extension serializes it: JSON of the JSON string.

@@ -9,14 +9,17 @@ from typing import Any
 import jsonschema
 import pytest
 
+from local.host.replay import instance_id_refusal
 from shared.dsr_request import (
     MAX_MESSAGE_BYTES,
     MAX_REASONS,
     DsrRequest,
     RequestRejected,
+    is_request_id,
     json_schema,
     parse_request,
 )
+from shared.orchestration import names
 from tests.proof.bodies import HOSTILE_IDS
 
 SCHEMA_FILE = Path(__file__).parents[2] / "shared" / "schemas" / "dsr-request.v1.schema.json"
@@ -257,3 +260,19 @@ def test_reasons_are_capped_so_every_event_fits_every_channel() -> None:
     assert len(rejected.reasons) == MAX_REASONS
     assert rejected.reasons[-1] == "and 5981 more problems"
     assert len(json.dumps(rejected.reasons)) < 8 * 1024
+
+
+def test_every_instance_id_cvdsr_starts_keeps_the_extensions_rules() -> None:
+    """The Durable extension refuses an instance id with a leading @, /, \\, #, ?, a control character
+    or more than 256 UTF-16 units (the development host holds the same rules). The longest request id,
+    resource name and project id give the longest child ids cvdsr starts."""
+    request_ids = ["a", "A" * 100, "a.b-c_d", "9" + "_" * 98 + "9"]
+    for request_id in request_ids:
+        assert is_request_id(request_id)
+        resource = names.resource_instance_id(request_id, "r" * 64)
+        project = names.project_instance_id(resource, "00000000-0000-4000-8000-000000000000")
+        for instance_id in (request_id, resource, project):
+            assert instance_id_refusal(instance_id) is None, instance_id
+    for refused in ("@a", "a/b", "a#b", "a?b", "a\\b", "a\tb"):
+        assert not is_request_id(refused)
+        assert instance_id_refusal(refused) is not None

@@ -2,8 +2,9 @@
 
 QueryPredictions pages with an opaque continuation token that remembers the last item's sort key
 (not an offset), so deleting predictions between pages never skips any. The response's token has
-`continuation` only while more results exist. `maxCount` defaults to 50 and is limited to 256
-(BadRequestPredictionResultsExceededCount, *inference*); at most 2 tag filters
+`continuation` only while more results exist. `maxCount` defaults to 50 and is limited to
+``SimulatorConfig.prediction_page_cap`` (256 unless set; BadRequestPredictionResultsExceededCount above:
+the real limit is not documented); at most 2 tag filters
 (BadRequestPredictionTagsExceededCount). DeletePrediction takes at most 64 ids
 (BadRequestPredictionIdsExceededCount) and at least one (BadRequestPredictionIdsMissing); unknown ids are
 ignored.
@@ -30,7 +31,6 @@ from local.simulator.wire import JsonObject, stored_prediction_json
 operations = OperationRegistry()
 
 DEFAULT_MAX_COUNT = 50
-MAX_MAX_COUNT = 256
 MAX_TAG_FILTERS = 2
 MAX_DELETE_IDS = 64
 ORDERS = ("Newest", "Oldest", "Suggested")
@@ -128,12 +128,12 @@ def _tag_filters(raw: Any) -> tuple[_TagFilter, ...]:
     return tuple(filters)
 
 
-def _parse(body: dict[str, Any], new_session: str) -> _Query:
+def _parse(body: dict[str, Any], new_session: str, cap: int) -> _Query:
     max_count = body.get("maxCount") or DEFAULT_MAX_COUNT
     if isinstance(max_count, bool) or not isinstance(max_count, int) or max_count < 0:
         raise ApiError(_INVALID, "'maxCount' must be a positive integer.")
-    if max_count > MAX_MAX_COUNT:
-        raise ApiError("BadRequestPredictionResultsExceededCount", f"'maxCount' is limited to {MAX_MAX_COUNT}.")
+    if max_count > cap:
+        raise ApiError("BadRequestPredictionResultsExceededCount", f"'maxCount' is limited to {cap}.")
     order = body.get("orderBy") or "Newest"
     if order not in ORDERS:
         raise ApiError(_INVALID, f"'orderBy' must be one of {', '.join(ORDERS)}.")
@@ -178,7 +178,7 @@ async def query_predictions(call: OperationCall) -> Response:
     body = await call.json_object()
     simulator = call.simulator
     with simulator.lock:
-        query = _parse(body, simulator.ids.new())
+        query = _parse(body, simulator.ids.new(), simulator.config.prediction_page_cap)
         project = call.project()
         matching = sorted((p for p in project.predictions.values() if query.accepts(p)), key=query.sort_key)
         if query.continuation is not None:

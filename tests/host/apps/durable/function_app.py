@@ -228,6 +228,25 @@ def big_orch(context: df.DurableOrchestrationContext):
     return text
 
 
+@app.orchestration_trigger(context_name="context")
+def status_orch(context: df.DurableOrchestrationContext):
+    context.set_custom_status("x" * context.get_input())
+    yield context.call_activity("double", 1)
+    return "set"
+
+
+@app.orchestration_trigger(context_name="context")
+def hello_orch(context: df.DurableOrchestrationContext):
+    yield context.call_activity("double", 1)
+    return "hello"
+
+
+@app.orchestration_trigger(context_name="context")
+def at_child_orch(context: df.DurableOrchestrationContext):
+    yield context.call_sub_orchestrator("child_orch", 1, instance_id="@child")
+    return "started"
+
+
 # --- activities ----------------------------------------------------------------------------------
 @app.activity_trigger(input_name="value")
 def double(value: int) -> int:
