@@ -253,9 +253,19 @@ async def erase_account(payload: c.OnResource) -> dict[str, Any]:
     if not resource_id:
         return {"deleted": False, "checks": [], "error": "CUSTOMVISION__<NAME>__ARMRESOURCEID is not set"}
     audit = AuditTrail(payload["request_id"], "erase_account", payload["resource"])
+    service = await clients.blob_service()
+    store = ResultStore(results_container(service))
+    kept = layout.account_location(payload["request_id"], payload["resource"])
     try:
-        checks = await ArmClient(observer=lambda line: audit.note(**line)).delete_and_purge(resource_id)
+        arm = ArmClient(observer=lambda line: audit.note(**line))
+        # The region is needed to purge, and an account that is already deleted no longer tells it:
+        # read it first and keep it, so a re-run after a crash between delete and purge still purges.
+        location = await arm.location_of(resource_id)
+        if location is not None:
+            await store.put_json(kept, {"location": location})
+        elif await store.exists(kept):
+            location = (await store.read_json(kept)).get("location")
+        checks = await arm.delete_and_purge(resource_id, location)
     finally:
-        service = await clients.blob_service()
         await audit.flush(results_container(service), evidence_container(service))
     return {"deleted": all(check["passed"] for check in checks), "checks": checks}

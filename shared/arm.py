@@ -3,7 +3,12 @@
 The Training API knows nothing of the account (``GetAccountInfo`` ended with v1.2); the account, its
 keys and its deletion are ARM's. cvdsr reads the resource (properties, SKU, endpoint) and names the
 keys without ever reading their values (it does not call ``listKeys``). Deleting is soft (the account
-goes to ``deletedAccounts``) and then purged, so nothing stays recoverable.
+goes to ``deletedAccounts``, recoverable for 48 hours) and then purged, so nothing stays recoverable.
+Both are ARM long-running operations: cvdsr polls each one (``Azure-AsyncOperation``, else
+``Location``, at ``Retry-After``) until it succeeded, purges only after the delete finished (a deleted
+account shows in ``deletedAccounts`` only then), and reports "purged" only when the purge succeeded and
+the deleted account reads 404. The bearer token is sent to the ARM endpoint only, never to a polling
+URL elsewhere.
 
 Settings: ``CUSTOMVISION__<NAME>__ARMRESOURCEID`` per resource; ``CVDSR_ARM_ENDPOINT`` (default
 ``https://management.azure.com``; the simulator serves a loopback one). The token comes from the
@@ -13,10 +18,12 @@ a fixed development token is used.
 
 from __future__ import annotations
 
+import asyncio
 import re
-from collections.abc import Callable, Mapping
+import time
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 import httpx
@@ -33,6 +40,11 @@ _RESOURCE_ID = re.compile(
     re.IGNORECASE,
 )
 KEY_NAMES = ["key1", "key2"]
+# Polling a long-running operation: ARM's Retry-After within these bounds, for at most this long (an
+# account delete or purge takes seconds to minutes; the activity must end well within its timeout).
+DEFAULT_POLL_SECONDS = 10.0
+MAX_POLL_SECONDS = 60.0
+LRO_DEADLINE_SECONDS = 15 * 60
 
 
 class ArmError(RuntimeError):
@@ -54,6 +66,36 @@ async def _token(endpoint: str, environ: Mapping[str, str] | None) -> str:
         return (await credential.get_token(SCOPE)).token
 
 
+def _origin(url: str) -> tuple[str, str]:
+    parts = urlsplit(url)
+    return (parts.scheme.lower(), parts.netloc.lower())
+
+
+def _kind(path: str) -> str:
+    lowered = path.lower()
+    if "/operationstatuses/" in lowered or "/operationresults/" in lowered:
+        return "Operation"
+    return "DeletedAccount" if "/deletedaccounts/" in lowered else "Account"
+
+
+def _retry_after(response: httpx.Response) -> float:
+    """ARM's ``Retry-After`` (seconds), bounded; its absence means the default interval."""
+    try:
+        seconds = float(response.headers.get("Retry-After", DEFAULT_POLL_SECONDS))
+    except ValueError:
+        seconds = DEFAULT_POLL_SECONDS
+    return min(max(seconds, 1.0), MAX_POLL_SECONDS)
+
+
+def _raise_for(method: str, what: str, response: httpx.Response) -> None:
+    if response.is_error:
+        try:
+            code = response.json().get("error", {}).get("code")
+        except ValueError:
+            code = None
+        raise ArmError(f"{method} {redact_url(what)}: HTTP {response.status_code} {code or ''}".strip())
+
+
 class ArmClient:
     """``observer`` receives one audit line per call (operation, target, status, request id)."""
 
@@ -62,41 +104,83 @@ class ArmClient:
         environ: Mapping[str, str] | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         observer: Callable[[dict[str, Any]], None] | None = None,
+        *,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        clock: Callable[[], float] = time.monotonic,
     ):
         self.endpoint = app_settings(environ).arm_endpoint.rstrip("/")
         self._environ = environ
         self._transport = transport
         self._observer = observer
+        self._sleep = sleep
+        self._clock = clock
 
-    async def _call(self, method: str, path: str, *, missing_ok: bool = False) -> dict[str, Any] | None:
+    async def _send(self, method: str, url: str) -> httpx.Response:
+        """One call with the bearer token, audited. The token goes to the ARM endpoint only: a polling
+        URL on another origin is refused, never called."""
+        target = url if url.startswith(("https://", "http://")) else f"{self.endpoint}{url}"
+        if _origin(target) != _origin(self.endpoint):
+            raise ArmError("ARM answered with a polling URL outside its endpoint; not followed")
         token = await _token(self.endpoint, self._environ)
+        params = None if "api-version=" in target else {"api-version": API_VERSION}
         async with httpx.AsyncClient(timeout=60, transport=self._transport) as client:
-            response = await client.request(
-                method,
-                f"{self.endpoint}{path}",
-                params={"api-version": API_VERSION},
-                headers={"Authorization": f"Bearer {token}"},
-            )
+            response = await client.request(method, target, params=params, headers={"Authorization": f"Bearer {token}"})
         if self._observer is not None:
+            path = urlsplit(target).path.removeprefix(urlsplit(self.endpoint).path)
             self._observer(
                 {
                     "time": datetime.now(UTC).isoformat(),
-                    "operation": f"ARM {method} {'DeletedAccount' if '/deletedAccounts/' in path else 'Account'}",
+                    "operation": f"ARM {method} {_kind(path)}",
                     "method": method,
                     "target": path,
                     "status": response.status_code,
                     "apim_request_id": response.headers.get("x-ms-request-id"),
                 }
             )
+        return response
+
+    async def _call(self, method: str, path: str, *, missing_ok: bool = False) -> dict[str, Any] | None:
+        response = await self._send(method, path)
         if response.status_code == 404 and missing_ok:
             return None
-        if response.is_error:
-            try:
-                code = response.json().get("error", {}).get("code")
-            except ValueError:
-                code = None
-            raise ArmError(f"{method} {redact_url(path)}: HTTP {response.status_code} {code or ''}".strip())
+        _raise_for(method, path, response)
         return response.json() if response.content else {}
+
+    async def _long_running(self, path: str) -> Literal["done", "absent"]:
+        """DELETE as ARM runs it: 200 done, 204 or 404 nothing there, 202 accepted and polled (through
+        ``Azure-AsyncOperation``, else ``Location``, waiting ``Retry-After``) until it succeeded.
+        Never "done" on a 202 alone: a failed or cancelled operation, or one still running at the
+        deadline, raises."""
+        response = await self._send("DELETE", path)
+        if response.status_code in (204, 404):
+            return "absent"
+        _raise_for("DELETE", path, response)
+        if response.status_code != 202:
+            return "done"
+        deadline = self._clock() + LRO_DEADLINE_SECONDS
+        status_url = response.headers.get("Azure-AsyncOperation")
+        result_url = response.headers.get("Location")
+        if not status_url and not result_url:
+            raise ArmError(f"DELETE {redact_url(path)}: 202 without Azure-AsyncOperation or Location")
+        while True:
+            await self._sleep(_retry_after(response))
+            if self._clock() > deadline:
+                raise ArmError(f"DELETE {redact_url(path)}: still running after {LRO_DEADLINE_SECONDS} s")
+            if status_url:
+                response = await self._send("GET", status_url)
+                _raise_for("GET", "operation status", response)
+                state = str(response.json().get("status", "")).lower()
+                if state == "succeeded":
+                    return "done"
+                if state in ("failed", "canceled", "cancelled"):
+                    code = (response.json().get("error") or {}).get("code") or state
+                    raise ArmError(f"DELETE {redact_url(path)}: the operation {state} ({code})")
+            else:
+                assert result_url is not None
+                response = await self._send("GET", result_url)
+                _raise_for("GET", "operation result", response)
+                if response.status_code != 202:
+                    return "done"
 
     async def account_row(self, resource: str, resource_id: str) -> dict[str, Any]:
         """What the account holds about the customer, without key values."""
@@ -121,15 +205,18 @@ class ArmClient:
             },
         }
 
-    async def delete_and_purge(self, resource_id: str) -> list[dict[str, Any]]:
-        """Soft-delete, then purge. Idempotent: an account already gone (either step) counts as done.
-        Returns the read-back checks."""
-        parts = parse_resource_id(resource_id)
+    async def location_of(self, resource_id: str) -> str | None:
+        """The account's region (needed to purge it once deleted), or None when it is gone."""
         account = await self._call("GET", resource_id, missing_ok=True)
-        location = (account or {}).get("location")
-        await self._call("DELETE", resource_id, missing_ok=True)
-        if location is None:  # already soft-deleted earlier: find it among the deleted accounts
-            location = app_settings(self._environ).arm_location
+        return str(account["location"]) if account and account.get("location") else None
+
+    async def delete_and_purge(self, resource_id: str, location: str | None) -> list[dict[str, Any]]:
+        """Soft-delete, wait for it, then purge and wait for that: nothing stays recoverable. Idempotent:
+        an account already deleted or purged (a re-run) counts as done, once read back as gone.
+        ``location`` is the region read before the deletion (kept by the caller for a re-run).
+        Returns the read-back checks: the certificate says "purged" only when both pass."""
+        parts = parse_resource_id(resource_id)
+        deleted_now = await self._long_running(resource_id) == "done"
         checks = [
             {
                 "check": "GetAccount",
@@ -138,21 +225,8 @@ class ArmClient:
                 "passed": await self._call("GET", resource_id, missing_ok=True) is None,
             }
         ]
-        if location:
-            deleted = (
-                f"/subscriptions/{parts['sub']}/providers/Microsoft.CognitiveServices/locations/{location}"
-                f"/resourceGroups/{parts['rg']}/deletedAccounts/{parts['name']}"
-            )
-            await self._call("DELETE", deleted, missing_ok=True)
-            checks.append(
-                {
-                    "check": "GetDeletedAccount",
-                    "target": deleted,
-                    "expected": "NotFound",
-                    "passed": await self._call("GET", deleted, missing_ok=True) is None,
-                }
-            )
-        else:
+        location = location or app_settings(self._environ).arm_location
+        if not location:
             checks.append(
                 {
                     "check": "GetDeletedAccount",
@@ -162,4 +236,21 @@ class ArmClient:
                     "observed": "location unknown: set CVDSR_ARM_LOCATION to purge",
                 }
             )
+            return checks
+        deleted = (
+            f"/subscriptions/{parts['sub']}/providers/Microsoft.CognitiveServices/locations/{location}"
+            f"/resourceGroups/{parts['rg']}/deletedAccounts/{parts['name']}"
+        )
+        purge = await self._long_running(deleted)
+        check: dict[str, Any] = {
+            "check": "GetDeletedAccount",
+            "target": deleted,
+            "expected": "NotFound",
+            "passed": await self._call("GET", deleted, missing_ok=True) is None,
+        }
+        if deleted_now and purge == "absent":
+            # This run deleted the account, so it must have been there to purge: not finding it means
+            # the soft-deleted account is not visible yet, not that it is gone for good.
+            check.update(passed=False, observed="the account this erase deleted was not found to purge")
+        checks.append(check)
         return checks

@@ -5,18 +5,27 @@ Served (case-insensitive like ARM, `api-version` required, any non-empty `Author
 * `GET    /_arm/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.CognitiveServices/accounts/{name}`
 * `POST   …/accounts/{name}/listKeys`: key1 is the training key, key2 a random secondary key. A DSR
   export must not copy them; serving them lets tests prove it does not.
-* `DELETE …/accounts/{name}`: soft delete (200; 204 when already gone). Afterwards the keys stop
-  working on the data plane (401) and the account is listed under deletedAccounts.
+* `DELETE …/accounts/{name}`: soft delete, a long-running operation as in Azure: 202 with
+  `Azure-AsyncOperation` (an operation status that goes InProgress → Succeeded), `Location` (202 until
+  done, then 204) and `Retry-After`; 204 when the account does not exist. While it runs the account
+  reads `provisioningState: Deleting` and is not yet under deletedAccounts; once it is done the keys stop
+  working on the data plane (401), the account reads 404 and it is listed under deletedAccounts.
 * `GET|DELETE /_arm/subscriptions/{sub}/providers/Microsoft.CognitiveServices/locations/{loc}/resourceGroups/
-  {rg}/deletedAccounts/{name}`: the soft-deleted account; DELETE purges it and every project (200).
+  {rg}/deletedAccounts/{name}`: the soft-deleted account; DELETE purges it (every project, every export
+  file), long-running likewise: it stays readable under deletedAccounts until the purge is done.
+* `GET …/locations/{loc}/operationStatuses/{id}` and `…/operationResults/{id}`: the operations.
+
+`SimulatorConfig.arm_operation_seconds` is how long an operation runs (simulator time).
 
 Errors use ARM's `{"error": {"code", "message"}}` shape with ARM's codes.
 """
 
 from __future__ import annotations
 
+import math
 import re
 import uuid
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -45,6 +54,7 @@ def _error(status: int, code: str, message: str) -> JSONResponse:
 class _Arm:
     def __init__(self, simulator: Simulator) -> None:
         self.simulator = simulator
+        self.operations: dict[str, dict[str, Any]] = {}
         config = simulator.config
         self.account_id = (
             f"/subscriptions/{config.subscription_id}/resourceGroups/{config.resource_group}"
@@ -54,6 +64,47 @@ class _Arm:
             f"/subscriptions/{config.subscription_id}/providers/{PROVIDER}/locations/{config.location}"
             f"/resourceGroups/{config.resource_group}/deletedAccounts/{config.account_name}"
         )
+        self.operations_prefix = (
+            f"/subscriptions/{config.subscription_id}/providers/{PROVIDER}/locations/{config.location}"
+        )
+
+    # --- long-running operations --------------------------------------------------------------
+    def _start(self, base_url: str, version: str, description: str, finish: Callable[[], None]) -> Response:
+        """Accept an operation that ``finish`` completes after ``arm_operation_seconds``: 202 and the
+        headers ARM gives for polling."""
+        simulator = self.simulator
+        operation_id = simulator.ids.new()
+        operation = {"id": f"{self.operations_prefix}/operationStatuses/{operation_id}", "name": operation_id}
+        operation.update(status="InProgress", startTime=format_wire(simulator.now()))
+        self.operations[operation_id] = operation
+
+        def done() -> None:
+            finish()
+            operation.update(status="Succeeded", endTime=format_wire(simulator.now()))
+
+        seconds = simulator.config.arm_operation_seconds
+        simulator.schedule(seconds, description, done)
+        base = f"{base_url.rstrip('/')}/_arm{self.operations_prefix}"
+        return Response(
+            status_code=202,
+            headers={
+                "Azure-AsyncOperation": f"{base}/operationStatuses/{operation_id}?api-version={version}",
+                "Location": f"{base}/operationResults/{operation_id}?api-version={version}",
+                "Retry-After": str(max(1, math.ceil(seconds))),
+            },
+        )
+
+    def _operation(self, request: Request, location: str, kind: str, operation_id: str) -> Response:
+        operation = self.operations.get(operation_id)
+        if operation is None or location.lower() != self.simulator.config.location.lower():
+            return _error(404, "NotFound", f"The operation '{operation_id}' was not found.")
+        if request.method != "GET":
+            return _error(405, "UnsupportedMethod", f"{request.method} is not supported on this resource.")
+        if kind == "operationstatuses":
+            return JSONResponse(operation)
+        if operation["status"] == "InProgress":
+            return Response(status_code=202, headers={"Location": str(request.url), "Retry-After": "1"})
+        return Response(status_code=204)
 
     # --- checks -------------------------------------------------------------------------------
     def precheck(self, request: Request) -> Response | None:
@@ -152,7 +203,19 @@ class _Arm:
         parts = [part for part in request.path_params["path"].split("/") if part]
         lower = [part.lower() for part in parts]
         base_url = str(request.base_url)
+        self.simulator.settle()
         with self.simulator.lock:
+            if (
+                len(parts) == 8
+                and lower[0] == "subscriptions"
+                and lower[2] == "providers"
+                and lower[3] == PROVIDER.lower()
+                and lower[4] == "locations"
+                and lower[6] in ("operationstatuses", "operationresults")
+            ):
+                if parts[1].lower() != self.simulator.config.subscription_id.lower():
+                    return _error(404, "SubscriptionNotFound", f"The subscription '{parts[1]}' could not be found.")
+                return self._operation(request, parts[5], lower[6], parts[7])
             if (
                 len(parts) in (8, 9)
                 and lower[0] == "subscriptions"
@@ -182,16 +245,30 @@ class _Arm:
 
     def _account(self, request: Request, name: str, action: str | None, base_url: str) -> Response:
         simulator = self.simulator
-        exists = simulator.is_active() and name.lower() == simulator.config.account_name.lower()
+        account = simulator.account
+        named = name.lower() == simulator.config.account_name.lower()
+        exists = named and account.status in ("active", "deleting")
         if action is None and request.method == "GET":
-            return JSONResponse(self._account_json(base_url)) if exists else self._not_found("accounts", name)
+            if not exists:
+                return self._not_found("accounts", name)
+            body = self._account_json(base_url)
+            if account.status == "deleting":
+                body["properties"]["provisioningState"] = "Deleting"
+            return JSONResponse(body)
         if action is None and request.method == "DELETE":
             if not exists:
                 return Response(status_code=204)
-            simulator.account.status = "soft_deleted"
-            simulator.account.deleted_at = simulator.now()
-            simulator.account.etag_counter += 1
-            return Response(status_code=200)
+            if account.status == "deleting":  # a repeated DELETE joins the operation under way
+                return Response(status_code=202, headers={"Retry-After": "1"})
+            account.status = "deleting"
+
+            def soft_deleted() -> None:
+                account.status = "soft_deleted"
+                account.deleted_at = simulator.now()
+                account.etag_counter += 1
+
+            version = request.query_params.get("api-version", "")
+            return self._start(base_url, version, f"delete account {simulator.config.account_name}", soft_deleted)
         if action == "listkeys" and request.method == "POST":
             if not exists:
                 return self._not_found("accounts", name)
@@ -201,18 +278,27 @@ class _Arm:
     def _deleted_account(self, request: Request, location: str, name: str, base_url: str) -> Response:
         simulator = self.simulator
         exists = (
-            simulator.account.status == "soft_deleted"
+            simulator.account.status in ("soft_deleted", "purging")
             and name.lower() == simulator.config.account_name.lower()
             and location.lower() == simulator.config.location.lower()
         )
         if not exists:
+            if request.method == "DELETE":
+                return Response(status_code=204)
             return self._not_found(f"locations/{location}/resourceGroups/deletedAccounts", name)
         if request.method == "GET":
             return JSONResponse(self._deleted_json(base_url))
         if request.method == "DELETE":
-            simulator.purge()
-            simulator.account.status = "purged"
-            return Response(status_code=200)
+            if simulator.account.status == "purging":
+                return Response(status_code=202, headers={"Retry-After": "1"})
+            simulator.account.status = "purging"
+
+            def purged() -> None:
+                simulator.purge()
+                simulator.account.status = "purged"
+
+            version = request.query_params.get("api-version", "")
+            return self._start(base_url, version, f"purge account {simulator.config.account_name}", purged)
         return _error(405, "UnsupportedMethod", f"{request.method} is not supported on this resource.")
 
 

@@ -77,6 +77,8 @@ class SimulatorConfig:
     #: The largest QueryPredictions ``maxCount`` accepted (BadRequestPredictionResultsExceededCount above):
     #: the real maximum is not documented, so a client must cope with a lower one.
     prediction_page_cap: int = 256
+    #: How long an ARM long-running operation (account delete, purge) runs before it succeeds.
+    arm_operation_seconds: float = 0.5
     #: Overrides of the error-code → HTTP status mapping, e.g. (("BadRequestIterationIsPublished", 409),).
     error_status_overrides: tuple[tuple[str, int], ...] = ()
 
@@ -95,6 +97,8 @@ class SimulatorConfig:
         if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9-]{1,62}", self.account_name):
             raise ValueError("account_name must be 2-64 letters, digits or '-'")
         parse_seed(self.seed)
+        if self.arm_operation_seconds < 0:
+            raise ValueError("arm_operation_seconds must be >= 0")
         if self.prediction_page_cap < 1:
             raise ValueError("prediction_page_cap must be >= 1")
 

@@ -152,7 +152,7 @@ class AccountState:
     """The Cognitive Services account resource as ARM sees it."""
 
     created: datetime
-    status: Literal["active", "soft_deleted", "purged"] = "active"
+    status: Literal["active", "deleting", "soft_deleted", "purging", "purged"] = "active"
     deleted_at: datetime | None = None
     etag_counter: int = 1
     secondary_key: str = ""
@@ -209,7 +209,8 @@ class Simulator:
         return project
 
     def is_active(self) -> bool:
-        return self.account.status == "active"
+        """The data plane answers until the account's deletion has finished."""
+        return self.account.status in ("active", "deleting")
 
     def update_settings(
         self,

@@ -31,6 +31,13 @@ erasure_certificate = _in_request("erasure-certificate.json", "The signed proof 
 ended = _in_request("ended.json", "Written once when the sweeper announced a request that ended silently.")
 work_prefix = _in_request("work/", "Blobs the work needs while it runs (clear selector, ids); removed at the end.")
 private_request = _in_request("work/request.json", "The request with what identifies the person, while it runs.")
+
+
+def account_location(request_id: str, resource: str) -> str:
+    """The region of a resource's account, read before it is deleted: a re-run can still purge it."""
+    return f"{request_id}/work/account-{resource}.json"
+
+
 data_prefix = _in_request(f"{DATA}/", "The exported data.")
 account = _in_request(f"{DATA}/account.json", "One file for the account rows of every resource (they are small).")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from local.simulator import SimulatorConfig
+from local.simulator.clock import ManualClock
 from tests.simulator.conftest import MakeApi
 from tests.simulator.support import KEY, TRAINING, Api
 
@@ -75,8 +76,24 @@ async def test_wrong_scope_is_not_found(demo: Api) -> None:
         assert response.json()["error"]["code"] == code
 
 
-async def test_soft_delete_then_purge(demo: Api) -> None:
-    assert (await demo.client.delete(ACCOUNT, params=VERSION, headers=BEARER)).status_code == 200
+async def test_soft_delete_then_purge_are_long_running_operations(make_api: MakeApi, clock: ManualClock) -> None:
+    """As in Azure: 202 with Azure-AsyncOperation, Location and Retry-After; the account shows under
+    deletedAccounts only once the delete is done, and stays there until the purge is done."""
+    demo = await make_api(seed="demo", clock=clock)
+    accepted = await demo.client.delete(ACCOUNT, params=VERSION, headers=BEARER)
+    assert accepted.status_code == 202
+    assert int(accepted.headers["Retry-After"]) >= 1
+    status_url, result_url = accepted.headers["Azure-AsyncOperation"], accepted.headers["Location"]
+    assert (await demo.client.get(status_url, headers=BEARER)).json()["status"] == "InProgress"
+    assert (await demo.client.get(result_url, headers=BEARER)).status_code == 202
+    deleting = await demo.client.get(ACCOUNT, params=VERSION, headers=BEARER)
+    assert deleting.json()["properties"]["provisioningState"] == "Deleting"
+    assert (await demo.client.get(DELETED, params=VERSION, headers=BEARER)).status_code == 404, "not yet"
+    assert (await demo.client.get(f"{TRAINING}/projects", headers={"Training-Key": KEY})).status_code == 200
+
+    clock.advance(1)
+    assert (await demo.client.get(status_url, headers=BEARER)).json()["status"] == "Succeeded"
+    assert (await demo.client.get(result_url, headers=BEARER)).status_code == 204
     assert (await demo.client.get(ACCOUNT, params=VERSION, headers=BEARER)).status_code == 404
     assert (await demo.client.delete(ACCOUNT, params=VERSION, headers=BEARER)).status_code == 204
     # A soft-deleted account's keys stop working on the data plane.
@@ -85,7 +102,25 @@ async def test_soft_delete_then_purge(demo: Api) -> None:
     assert deleted.status_code == 200
     assert "deletionDate" in deleted.json()["properties"]
     assert demo.simulator.projects  # soft delete keeps the data until purged
-    assert (await demo.client.delete(DELETED, params=VERSION, headers=BEARER)).status_code == 200
+
+    purge = await demo.client.delete(DELETED, params=VERSION, headers=BEARER)
+    assert purge.status_code == 202
+    assert (await demo.client.get(DELETED, params=VERSION, headers=BEARER)).status_code == 200, "until it is done"
+    assert demo.simulator.projects
+    clock.advance(1)
+    assert (await demo.client.get(purge.headers["Azure-AsyncOperation"], headers=BEARER)).json()["status"] == (
+        "Succeeded"
+    )
     assert demo.simulator.projects == {}
     assert demo.simulator.export_blobs == {}
     assert (await demo.client.get(DELETED, params=VERSION, headers=BEARER)).status_code == 404
+    assert (await demo.client.delete(DELETED, params=VERSION, headers=BEARER)).status_code == 204
+
+
+async def test_an_unknown_operation_is_not_found(demo: Api) -> None:
+    path = (
+        f"/_arm/subscriptions/{CONFIG.subscription_id}/providers/Microsoft.CognitiveServices/locations/"
+        f"{CONFIG.location}/operationStatuses/00000000-0000-4000-8000-000000000000"
+    )
+    response = await demo.client.get(path, params=VERSION, headers=BEARER)
+    assert response.status_code == 404
