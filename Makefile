@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install test lint typecheck pytest proof demo simulate host clean
+.PHONY: install test lint typecheck pytest proof pacing demo simulate host clean
 
 install: $(STAMP) node_modules/.package-lock.json local.settings.json $(VENV)/checkov/.requirements.sha256
 
@@ -44,6 +44,11 @@ test: lint typecheck pytest
 # its figures. make test runs a deterministic slice of it.
 proof: install
 	CVDSR_PROOF=full $(BIN)/pytest tests/proof -n0 -p no:cacheprovider --timeout=3600
+
+# Pacing across processes (issue 12): three hosts export through one 10 calls/s key; prints the 429
+# share and the throughput against their bounds.
+pacing: install
+	CVDSR_PACING=full $(BIN)/pytest tests/pacing -n0 -p no:cacheprovider -s --timeout=1800
 
 demo: install
 	$(BIN)/cvdsr demo

@@ -61,8 +61,8 @@ param functionAppPublicNetworkAccess string = 'Enabled'
 param serviceBusSku string = 'Standard'
 
 @minValue(1)
-@maxValue(10)
-@description('Flex Consumption scale-out limit. Every instance paces the Training API on its own, so the per-process rate (CVDSR_API_RATE_PER_SECOND) is divided by this number to stay under 10 calls/s per Custom Vision resource; above 10 instances even 1 call/s each would exceed it.')
+@maxValue(40)
+@description('Flex Consumption scale-out limit. Every instance paces the Training API on its own: the per-process ceiling (CVDSR_API_RATE_PER_SECOND) is divided by this number, and above 8 instances the adaptive pacing shares the 10 calls/s of a Custom Vision resource (its floor, 0.25/s, times 40 is 10). 40 is also the lowest maximum some Flex Consumption documentation accepts; see docs/deploy.md.')
 param maximumInstanceCount int = 1
 
 @allowed([
@@ -140,8 +140,9 @@ var names = {
 
 // Training API pacing: the API allows 10 calls/s per key. Each Python worker process paces itself
 // (CVDSR_API_RATE_PER_SECOND, a token bucket per resource), and Flex runs one process per instance,
-// so the sum over instances is rate x maximumInstanceCount. 8/s with one instance leaves headroom for
-// retries; with more instances the rate is divided (at least 1/s each). See docs/deploy.md.
+// so the sum of the ceilings over instances is rate x maximumInstanceCount. 8/s with one instance leaves
+// headroom for retries; with more instances the ceiling is divided (at least 1/s each), and each
+// process adapts below it to the 429s it meets (shared/customvision/throttle.py). See docs/deploy.md.
 var apiRatePerSecond = max(1, 8 / maximumInstanceCount)
 
 // Custom Vision resources, normalised: the setting names use the upper-cased name.

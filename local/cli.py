@@ -19,6 +19,12 @@ _COMMANDS: dict[str, tuple[str, str, str, str]] = {
     "status": ("local.requests_cli", "add_status_arguments", "run_status", "print a request's status"),
     "demo": ("local.demo", "add_arguments", "run_from_args", "run an export and an erase end to end, locally"),
     "bench": ("local.bench.cli", "add_arguments", "run_from_args", "benchmark an export or erase against its bound"),
+    "selftest": (
+        "local.selftest.cli",
+        "add_arguments",
+        "run_from_args",
+        "prove a deployment on a real resource with a scratch project, touching nothing else",
+    ),
 }
 
 

@@ -43,6 +43,24 @@ PURGE_AFTER = timedelta(days=2)
 _API_VERSION = re.compile(r"^\d{4}-\d{2}-\d{2}(-preview)?$")
 
 
+# Routes, lower-cased: "*" is any segment, "a|b" either, a trailing "?" an optional segment.
+_PROVIDER = PROVIDER.lower()
+_OPERATION = f"subscriptions/*/providers/{_PROVIDER}/locations/*/operationstatuses|operationresults/*"
+_ACCOUNT = f"subscriptions/*/resourcegroups/*/providers/{_PROVIDER}/accounts/*/*?"
+_DELETED_ACCOUNT = f"subscriptions/*/providers/{_PROVIDER}/locations/*/resourcegroups/*/deletedaccounts/*"
+
+
+def _matches(pattern: str, parts: list[str]) -> bool:
+    segments = pattern.split("/")
+    required = sum(1 for segment in segments if not segment.endswith("?"))
+    if not required <= len(parts) <= len(segments):
+        return False
+    return all(
+        segment.rstrip("?") == "*" or part in segment.rstrip("?").split("|")
+        for segment, part in zip(segments, parts, strict=False)
+    )
+
+
 def _error(status: int, code: str, message: str) -> JSONResponse:
     return JSONResponse(
         {"error": {"code": code, "message": message}},
@@ -205,38 +223,16 @@ class _Arm:
         base_url = str(request.base_url)
         self.simulator.settle()
         with self.simulator.lock:
-            if (
-                len(parts) == 8
-                and lower[0] == "subscriptions"
-                and lower[2] == "providers"
-                and lower[3] == PROVIDER.lower()
-                and lower[4] == "locations"
-                and lower[6] in ("operationstatuses", "operationresults")
-            ):
+            if _matches(_OPERATION, lower):
                 if parts[1].lower() != self.simulator.config.subscription_id.lower():
                     return _error(404, "SubscriptionNotFound", f"The subscription '{parts[1]}' could not be found.")
                 return self._operation(request, parts[5], lower[6], parts[7])
-            if (
-                len(parts) in (8, 9)
-                and lower[0] == "subscriptions"
-                and lower[2] == "resourcegroups"
-                and lower[4] == "providers"
-                and lower[5] == PROVIDER.lower()
-                and lower[6] == "accounts"
-            ):
+            if _matches(_ACCOUNT, lower):
                 mismatch = self._match_scope(parts[1], parts[3])
                 if mismatch:
                     return mismatch
                 return self._account(request, parts[7], lower[8] if len(parts) == 9 else None, base_url)
-            if (
-                len(parts) == 10
-                and lower[0] == "subscriptions"
-                and lower[2] == "providers"
-                and lower[3] == PROVIDER.lower()
-                and lower[4] == "locations"
-                and lower[6] == "resourcegroups"
-                and lower[8] == "deletedaccounts"
-            ):
+            if _matches(_DELETED_ACCOUNT, lower):
                 mismatch = self._match_scope(parts[1], parts[7])
                 if mismatch:
                     return mismatch

@@ -202,6 +202,12 @@ class Requester:
                 request_id,
                 attempt,
             )
+            if self._rate_limiter is not None and authenticated:
+                # The service's answer steers the process's pace for this key (shared.customvision.throttle).
+                if response.status_code == 429:
+                    self._rate_limiter.throttled()
+                elif response.is_success:
+                    self._rate_limiter.succeeded()
             if response.is_success:
                 self._observe(operation, request, response.status_code, request_id, attempt)
                 return response

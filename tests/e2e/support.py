@@ -27,6 +27,7 @@ from starlette.routing import Route
 from local.host import HostConfig, run_host, start_host_process
 from local.servicebus_peer import run_peer
 from local.simulator import SimulatorConfig, run_simulator
+from local.simulator.server import RunningSimulator
 from shared.events import channels
 from tests.support.http_server import serve
 
@@ -201,17 +202,28 @@ class Environment:
 
 @contextmanager
 def environment(
-    azurite: Any, *, simulator: SimulatorConfig | None = None, process: bool = False, **settings: str
+    azurite: Any,
+    *,
+    simulator: SimulatorConfig | RunningSimulator | None = None,
+    process: bool = False,
+    **settings: str,
 ) -> Iterator[Environment]:
     """Everything running; settings override the defaults given to the host. With ``process`` the host
     runs as a child process (``env.host.kill()`` is a real SIGKILL; ``env.restart_host()`` starts it
-    again on the same task hub)."""
+    again on the same task hub). Given a running simulator, several environments (installations) work
+    on one simulated account, as several instances of the app share one resource."""
     hub = f"e2e{uuid.uuid4().hex[:10]}"
     events_queue = f"ev-{hub}"
     webhook = Webhook()
     app = Starlette(routes=[Route("/hook", webhook.endpoint, methods=["POST"])])
     with ExitStack() as stack:
-        sim = stack.enter_context(run_simulator(simulator or SimulatorConfig(seed="demo", training_key=TRAINING_KEY)))
+        sim = (
+            simulator
+            if isinstance(simulator, RunningSimulator)
+            else stack.enter_context(
+                run_simulator(simulator or SimulatorConfig(seed="demo", training_key=TRAINING_KEY))
+            )
+        )
         peer = stack.enter_context(run_peer(queues=("dsr-requests",), topics={"dsr-events": ("all",)}))
         hook_base = stack.enter_context(serve(app))
         env = {
