@@ -44,11 +44,15 @@ KEY_NAMES = ["key1", "key2"]
 # account delete or purge takes seconds to minutes; the activity must end well within its timeout).
 DEFAULT_POLL_SECONDS = 10.0
 MAX_POLL_SECONDS = 60.0
-LRO_DEADLINE_SECONDS = 15 * 60
+LRO_DEADLINE_SECONDS = 20 * 60  # for delete and purge together, within Flex Consumption's 30-minute default
 
 
 class ArmError(RuntimeError):
     """An ARM call failed; the message holds the status and ARM's error code, never a token."""
+
+
+class ArmUnreachable(ArmError):
+    """The connection failed (a read may be tried again; the message names the error's type only)."""
 
 
 def parse_resource_id(resource_id: str) -> dict[str, str]:
@@ -87,6 +91,16 @@ def _retry_after(response: httpx.Response) -> float:
     return min(max(seconds, 1.0), MAX_POLL_SECONDS)
 
 
+def _json(method: str, what: str, response: httpx.Response) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        raise ArmError(f"{method} {redact_url(what)}: HTTP {response.status_code}, not JSON") from None
+    if not isinstance(body, dict):
+        raise ArmError(f"{method} {redact_url(what)}: HTTP {response.status_code}, not a JSON object")
+    return body
+
+
 def _raise_for(method: str, what: str, response: httpx.Response) -> None:
     if response.is_error:
         try:
@@ -123,8 +137,12 @@ class ArmClient:
             raise ArmError("ARM answered with a polling URL outside its endpoint; not followed")
         token = await _token(self.endpoint, self._environ)
         params = None if "api-version=" in target else {"api-version": API_VERSION}
-        async with httpx.AsyncClient(timeout=60, transport=self._transport) as client:
-            response = await client.request(method, target, params=params, headers={"Authorization": f"Bearer {token}"})
+        try:
+            async with httpx.AsyncClient(timeout=60, transport=self._transport) as client:
+                headers = {"Authorization": f"Bearer {token}"}
+                response = await client.request(method, target, params=params, headers=headers)
+        except httpx.HTTPError as error:  # the message names the error's type only, never the URL's query
+            raise ArmUnreachable(f"{method} {_kind(urlsplit(target).path)}: {type(error).__name__}") from None
         if self._observer is not None:
             path = urlsplit(target).path.removeprefix(urlsplit(self.endpoint).path)
             self._observer(
@@ -144,32 +162,49 @@ class ArmClient:
         if response.status_code == 404 and missing_ok:
             return None
         _raise_for(method, path, response)
-        return response.json() if response.content else {}
+        return _json(method, path, response) if response.content else {}
 
-    async def _long_running(self, path: str) -> Literal["done", "absent"]:
+    async def _poll(self, url: str, what: str, deadline: float) -> httpx.Response:
+        """One poll of an operation; a 429, a 5xx or a dropped connection is tried again (at its
+        Retry-After) until the deadline, as a poll is only a read."""
+        while True:
+            try:
+                response = await self._send("GET", url)
+            except ArmUnreachable:
+                if self._clock() + DEFAULT_POLL_SECONDS > deadline:
+                    raise
+                await self._sleep(DEFAULT_POLL_SECONDS)
+                continue
+            if response.status_code in (429, 500, 502, 503, 504) and self._clock() + _retry_after(response) <= deadline:
+                await self._sleep(_retry_after(response))
+                continue
+            _raise_for("GET", what, response)
+            return response
+
+    async def _long_running(self, path: str, deadline: float | None = None) -> Literal["done", "absent"]:
         """DELETE as ARM runs it: 200 done, 204 or 404 nothing there, 202 accepted and polled (through
-        ``Azure-AsyncOperation``, else ``Location``, waiting ``Retry-After``) until it succeeded.
-        Never "done" on a 202 alone: a failed or cancelled operation, or one still running at the
-        deadline, raises."""
+        ``Azure-AsyncOperation``, else ``Location``, waiting ``Retry-After``) until it succeeded; a 202
+        without either (a DELETE that joins one under way) or a 409 is followed by reading the resource
+        until it is gone. Never "done" on a 202 alone: a failed or cancelled operation, or one still
+        running at the deadline, raises."""
+        deadline = self._clock() + LRO_DEADLINE_SECONDS if deadline is None else deadline
         response = await self._send("DELETE", path)
         if response.status_code in (204, 404):
             return "absent"
+        status_url = response.headers.get("Azure-AsyncOperation")
+        result_url = response.headers.get("Location")
+        if response.status_code == 409 or (response.status_code == 202 and not status_url and not result_url):
+            return await self._until_gone(path, response, deadline)
         _raise_for("DELETE", path, response)
         if response.status_code != 202:
             return "done"
-        deadline = self._clock() + LRO_DEADLINE_SECONDS
-        status_url = response.headers.get("Azure-AsyncOperation")
-        result_url = response.headers.get("Location")
-        if not status_url and not result_url:
-            raise ArmError(f"DELETE {redact_url(path)}: 202 without Azure-AsyncOperation or Location")
         while True:
             await self._sleep(_retry_after(response))
             if self._clock() > deadline:
-                raise ArmError(f"DELETE {redact_url(path)}: still running after {LRO_DEADLINE_SECONDS} s")
+                raise ArmError(f"DELETE {redact_url(path)}: still running at the deadline")
             if status_url:
-                response = await self._send("GET", status_url)
-                _raise_for("GET", "operation status", response)
-                state = str(response.json().get("status", "")).lower()
+                response = await self._poll(status_url, "operation status", deadline)
+                state = str(_json("GET", "operation status", response).get("status", "")).lower()
                 if state == "succeeded":
                     return "done"
                 if state in ("failed", "canceled", "cancelled"):
@@ -177,10 +212,24 @@ class ArmClient:
                     raise ArmError(f"DELETE {redact_url(path)}: the operation {state} ({code})")
             else:
                 assert result_url is not None
-                response = await self._send("GET", result_url)
-                _raise_for("GET", "operation result", response)
+                response = await self._poll(result_url, "operation result", deadline)
                 if response.status_code != 202:
                     return "done"
+
+    async def _until_gone(self, path: str, response: httpx.Response, deadline: float) -> Literal["done"]:
+        """Another deletion of this resource is under way: done when the resource reads 404."""
+        while True:
+            await self._sleep(_retry_after(response))
+            if self._clock() > deadline:
+                raise ArmError(f"DELETE {redact_url(path)}: still there at the deadline")
+            try:
+                response = await self._send("GET", path)
+            except ArmUnreachable:  # a dropped read: read again
+                continue
+            if response.status_code == 404:
+                return "done"
+            if response.status_code not in (200, 429, 500, 502, 503, 504):
+                _raise_for("GET", path, response)
 
     async def account_row(self, resource: str, resource_id: str) -> dict[str, Any]:
         """What the account holds about the customer, without key values."""
@@ -216,7 +265,9 @@ class ArmClient:
         ``location`` is the region read before the deletion (kept by the caller for a re-run).
         Returns the read-back checks: the certificate says "purged" only when both pass."""
         parts = parse_resource_id(resource_id)
-        deleted_now = await self._long_running(resource_id) == "done"
+        # One deadline for both operations: the activity must end within the host's function timeout.
+        deadline = self._clock() + LRO_DEADLINE_SECONDS
+        deleted_now = await self._long_running(resource_id, deadline) == "done"
         checks = [
             {
                 "check": "GetAccount",
@@ -241,7 +292,7 @@ class ArmClient:
             f"/subscriptions/{parts['sub']}/providers/Microsoft.CognitiveServices/locations/{location}"
             f"/resourceGroups/{parts['rg']}/deletedAccounts/{parts['name']}"
         )
-        purge = await self._long_running(deleted)
+        purge = await self._long_running(deleted, deadline)
         check: dict[str, Any] = {
             "check": "GetDeletedAccount",
             "target": deleted,

@@ -13,6 +13,7 @@ step's audit trail, through ``observing``, whose observer lives in the step's ow
 from __future__ import annotations
 
 import asyncio
+import logging
 import weakref
 from collections.abc import AsyncGenerator, Hashable, Iterator, Mapping
 from contextlib import contextmanager
@@ -28,21 +29,24 @@ from shared.connections import (
 )
 from shared.customvision import ApiCall, CallObserver, TrainingClient
 
+logger = logging.getLogger(__name__)
 _observer: ContextVar[CallObserver | None] = ContextVar("cvdsr_call_observer", default=None)
 
 
 class _LoopClients:
     def __init__(self) -> None:
         self.clients: dict[Hashable, BlobServiceClient | TrainingClient] = {}
+        self.identities: dict[Hashable, Hashable] = {}  # the settings each client was built from
+        self.retired: list[TrainingClient] = []
         self.closer: AsyncGenerator[None, None] | None = None
 
     async def close_at_shutdown(self) -> AsyncGenerator[None, None]:
         try:
             yield
         finally:  # the loop's shutdown_asyncgens() ends the generator: close what it opened
-            clients, self.clients = list(self.clients.values()), {}
+            clients, self.clients = [*self.clients.values(), *self.retired], {}
             for client in clients:
-                await (client.close() if isinstance(client, BlobServiceClient) else client.aclose())
+                await _close(client)
 
 
 _by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopClients] = weakref.WeakKeyDictionary()
@@ -58,6 +62,20 @@ async def _pool() -> _LoopClients:
     return pool
 
 
+async def _close(client: BlobServiceClient | TrainingClient) -> None:
+    """Close one client (and an identity credential behind it); a failure does not stop the others."""
+    try:
+        if isinstance(client, TrainingClient):
+            await client.aclose()
+            return
+        await client.close()
+        credential = client.credential
+        if hasattr(credential, "close"):
+            await credential.close()
+    except Exception:
+        logger.warning("a client could not be closed", exc_info=False)
+
+
 async def blob_service(environ: Mapping[str, str] | None = None) -> BlobServiceClient:
     """The results account's client for this process and loop. Do not close it."""
     config = storage_config(environ)
@@ -71,11 +89,16 @@ async def blob_service(environ: Mapping[str, str] | None = None) -> BlobServiceC
 async def training_client(resource: str, environ: Mapping[str, str] | None = None) -> TrainingClient:
     """The Training API client of ``resource`` for this process and loop. Do not close it."""
     settings, api_version, rate = config = resource_config(resource, environ)
-    key = ("training", settings.name, settings.endpoint, settings.training_key, api_version, rate)
+    identity = (settings.endpoint, settings.training_key, api_version, rate)
     pool = await _pool()
-    client = pool.clients.get(key)
-    if not isinstance(client, TrainingClient):
-        client = pool.clients[key] = build_training_client(config, observer=_observe)
+    slot = ("training", settings.name)
+    entry = pool.clients.get(slot)
+    if isinstance(entry, TrainingClient) and pool.identities.get(slot) == identity:
+        return entry
+    if isinstance(entry, TrainingClient):  # the resource's settings changed (a rotated key): replace it,
+        pool.retired.append(entry)  # closed at shutdown: a step may still be using it now
+    client = pool.clients[slot] = build_training_client(config, observer=_observe)
+    pool.identities[slot] = identity
     return client
 
 

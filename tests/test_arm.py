@@ -155,15 +155,53 @@ async def test_an_operation_that_never_ends_stops_at_the_deadline() -> None:
         sleep=wait,
         clock=lambda: now[0],
     )
-    with pytest.raises(ArmError, match="still running"):
+    with pytest.raises(ArmError, match="still running at the deadline"):
         await arm._long_running(ACCOUNT)
-    assert 10 <= len(seen) <= 20, "polled every Retry-After until the 15-minute deadline"
+    assert 15 <= len(seen) <= 25, "polled every Retry-After until the 20-minute deadline"
 
 
-def test_a_202_without_polling_headers_is_an_error() -> None:
-    arm = scripted([httpx.Response(202)], [])
-    with pytest.raises(ArmError, match="without Azure-AsyncOperation or Location"):
-        asyncio.run(arm._long_running(ACCOUNT))
+async def test_a_delete_that_joins_one_under_way_waits_until_the_resource_is_gone() -> None:
+    """A retried activity's DELETE meets the first one's operation: a bare 202 (or a 409) means
+    "wait", and the account is done when it reads 404."""
+    for joined in (httpx.Response(202, headers={"Retry-After": "1"}), httpx.Response(409)):
+        seen: list[httpx.Request] = []
+        answers = [joined, httpx.Response(200, json={"name": "a"}), httpx.Response(404)]
+        assert await scripted(answers, seen)._long_running(ACCOUNT) == "done"
+        assert [r.method for r in seen] == ["DELETE", "GET", "GET"]
+
+
+async def test_a_poll_that_fails_for_a_moment_is_tried_again() -> None:
+    seen: list[httpx.Request] = []
+    status = f"{OPERATION}/operationStatuses/1?api-version=2023-05-01"
+    answers = [
+        accepted(**{"Azure-AsyncOperation": status}),
+        httpx.Response(503, headers={"Retry-After": "1"}),
+        httpx.Response(429, headers={"Retry-After": "1"}),
+        httpx.Response(200, json={"status": "Succeeded"}),
+    ]
+    assert await scripted(answers, seen)._long_running(ACCOUNT) == "done"
+    assert len(seen) == 4
+
+
+async def test_a_dropped_connection_is_an_arm_error_without_the_url() -> None:
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("refused", request=request)
+
+    arm = ArmClient({"CVDSR_ARM_ENDPOINT": "http://127.0.0.1:9/_arm"}, transport=httpx.MockTransport(refuse))
+    with pytest.raises(ArmError, match="ConnectError") as caught:
+        await arm.location_of(ACCOUNT)
+    assert "subscriptions" not in str(caught.value)
+
+
+async def test_the_simulator_lets_a_repeated_delete_join_the_operation(simulator_url: str) -> None:
+    arm = client(simulator_url)
+    async with httpx.AsyncClient(base_url=f"{simulator_url}/_arm", headers={"Authorization": "Bearer x"}) as http:
+        first = await http.delete(ACCOUNT, params={"api-version": "2023-05-01"})
+        again = await http.delete(ACCOUNT, params={"api-version": "2023-05-01"})
+    assert (first.status_code, again.status_code) == (202, 202)
+    assert again.headers["Azure-AsyncOperation"] == first.headers["Azure-AsyncOperation"]
+    assert await arm._long_running(ACCOUNT) in ("done", "absent")
+    assert await arm.location_of(ACCOUNT) is None
 
 
 async def test_a_purge_that_finds_nothing_right_after_this_delete_is_not_called_purged() -> None:

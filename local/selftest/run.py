@@ -67,7 +67,8 @@ class Selftest:
             for name, check in self.checks():
                 try:
                     detail = await check()
-                except (CheckFailed, ScratchError, httpx.HTTPError, AzureError) as error:
+                # ValueError: an answer that is not JSON, a bad setting; KeyError: an answer without a field.
+                except (CheckFailed, ScratchError, httpx.HTTPError, AzureError, ValueError, KeyError) as error:
                     self.out(f"FAIL {name}: {error}")
                     self.out(f"selftest failed: {name}")
                     return False

@@ -73,6 +73,7 @@ class _Arm:
     def __init__(self, simulator: Simulator) -> None:
         self.simulator = simulator
         self.operations: dict[str, dict[str, Any]] = {}
+        self.running: dict[str, dict[str, str]] = {}  # what is being deleted -> its polling headers
         config = simulator.config
         self.account_id = (
             f"/subscriptions/{config.subscription_id}/resourceGroups/{config.resource_group}"
@@ -88,6 +89,8 @@ class _Arm:
 
     # --- long-running operations --------------------------------------------------------------
     def _start(self, base_url: str, version: str, description: str, finish: Callable[[], None]) -> Response:
+        if description in self.running:  # a repeated DELETE joins the operation under way, as ARM does
+            return Response(status_code=202, headers=self.running[description])
         """Accept an operation that ``finish`` completes after ``arm_operation_seconds``: 202 and the
         headers ARM gives for polling."""
         simulator = self.simulator
@@ -99,18 +102,18 @@ class _Arm:
         def done() -> None:
             finish()
             operation.update(status="Succeeded", endTime=format_wire(simulator.now()))
+            self.running.pop(description, None)
 
         seconds = simulator.config.arm_operation_seconds
         simulator.schedule(seconds, description, done)
         base = f"{base_url.rstrip('/')}/_arm{self.operations_prefix}"
-        return Response(
-            status_code=202,
-            headers={
-                "Azure-AsyncOperation": f"{base}/operationStatuses/{operation_id}?api-version={version}",
-                "Location": f"{base}/operationResults/{operation_id}?api-version={version}",
-                "Retry-After": str(max(1, math.ceil(seconds))),
-            },
-        )
+        headers = {
+            "Azure-AsyncOperation": f"{base}/operationStatuses/{operation_id}?api-version={version}",
+            "Location": f"{base}/operationResults/{operation_id}?api-version={version}",
+            "Retry-After": str(max(1, math.ceil(seconds))),
+        }
+        self.running[description] = headers
+        return Response(status_code=202, headers=headers)
 
     def _operation(self, request: Request, location: str, kind: str, operation_id: str) -> Response:
         operation = self.operations.get(operation_id)
@@ -254,8 +257,6 @@ class _Arm:
         if action is None and request.method == "DELETE":
             if not exists:
                 return Response(status_code=204)
-            if account.status == "deleting":  # a repeated DELETE joins the operation under way
-                return Response(status_code=202, headers={"Retry-After": "1"})
             account.status = "deleting"
 
             def soft_deleted() -> None:
@@ -285,8 +286,6 @@ class _Arm:
         if request.method == "GET":
             return JSONResponse(self._deleted_json(base_url))
         if request.method == "DELETE":
-            if simulator.account.status == "purging":
-                return Response(status_code=202, headers={"Retry-After": "1"})
             simulator.account.status = "purging"
 
             def purged() -> None:

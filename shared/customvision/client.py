@@ -437,9 +437,11 @@ class TrainingClient:
                     "QueryPredictions", "POST", f"/projects/{project_id}/predictions/query", body=body
                 )
             except BadRequestError as error:
-                if error.code != "BadRequestPredictionResultsExceededCount" or self.prediction_page_size == 1:
+                refused = sized.max_count or PREDICTION_PAGE
+                if error.code != "BadRequestPredictionResultsExceededCount" or refused == 1:
                     raise
-                self.prediction_page_size = max(1, self.prediction_page_size // 2)
+                # Steps share the client: halve what was refused, not what another step already halved.
+                self.prediction_page_size = min(self.prediction_page_size, max(1, refused // 2))
                 continue
             return PredictionQueryResult.model_validate_json(response.content)
 

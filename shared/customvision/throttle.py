@@ -62,7 +62,9 @@ class RateLimiter:
             raise ValueError("rate must be positive")
         self.ceiling = rate
         self.adaptation = adaptation
-        self.rate = max(adaptation.floor, rate * adaptation.start_fraction) if adaptation else rate
+        # The floor never lifts the rate above a ceiling set lower than it.
+        self.floor = min(adaptation.floor, rate) if adaptation else rate
+        self.rate = max(self.floor, rate * adaptation.start_fraction) if adaptation else rate
         self.burst = max(1, burst if burst is not None else (1 if adaptation else int(rate)))
         self.slow_start = adaptation is not None
         self._clock = clock
@@ -90,9 +92,13 @@ class RateLimiter:
         wait = self.reserve()
         if wait > 0:
             await asyncio.sleep(wait)
-        # A deadline, not an asyncio.Event: the bucket is shared across event loops and threads.
-        while (held := self._paused_until - self._clock()) > 0:  # noqa: ASYNC110
+        # A deadline, not an asyncio.Event: the bucket is shared across event loops and threads. A caller
+        # held by a pause takes a new turn after it, so the held ones go out spaced, not all at once.
+        while (held := self._paused_until - self._clock()) > 0:
             await asyncio.sleep(held)
+            wait = self.reserve()
+            if wait > 0:
+                await asyncio.sleep(wait)
 
     def succeeded(self) -> None:
         """A call went through: grow towards the ceiling, if the bucket held callers back lately."""
@@ -112,7 +118,7 @@ class RateLimiter:
         # The service's bucket is empty: callers already given a turn would only collect 429s too.
         self._paused_until = max(self._paused_until, now + adaptation.pause_seconds)
         if now - self._last_decrease >= adaptation.hold_seconds:
-            self.rate = max(adaptation.floor, self.rate * adaptation.decrease)
+            self.rate = max(self.floor, self.rate * adaptation.decrease)
             self._last_decrease = now
         self.slow_start = False
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from urllib.parse import parse_qs
 
@@ -211,3 +212,24 @@ async def test_requests_go_to_the_base_url_with_the_key_header(make_client, reco
     assert str(request.url) == f"{BASE}/projects/p1/tags?iterationId=i1"
     assert request.headers["Training-Key"]
     assert request.headers["Accept"] == "application/json"
+
+
+async def test_steps_refused_together_halve_the_shared_page_size_once(make_client, recorder) -> None:
+    """Steps share a resource's client: two pages refused at 50 at the same time make it 25, not 12."""
+    gate = asyncio.Event()
+
+    async def refused_then_ok(request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        if body["maxCount"] > 25:
+            await gate.wait()  # both requests are in flight before either answer arrives
+            error = {"code": "BadRequestPredictionResultsExceededCount", "message": "limited to 25"}
+            return httpx.Response(400, json=error)
+        return httpx.Response(200, json={"token": {}, "results": []})
+
+    async with make_client(lambda request: refused_then_ok(request)) as client:
+        first = asyncio.create_task(client.query_predictions("p1"))
+        second = asyncio.create_task(client.query_predictions("p2"))
+        await asyncio.sleep(0.05)
+        gate.set()
+        await asyncio.gather(first, second)
+        assert client.prediction_page_size == 25

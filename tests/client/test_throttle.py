@@ -121,3 +121,10 @@ async def test_a_429_holds_the_callers_already_given_a_turn() -> None:
     started = loop.time()
     await limiter.acquire()
     assert loop.time() - started >= 0.29
+
+
+def test_a_ceiling_below_the_floor_is_never_exceeded() -> None:
+    limiter = RateLimiter(0.1, adaptation=ADAPTIVE, clock=Clock())
+    assert limiter.rate == 0.1
+    limiter.throttled()
+    assert limiter.rate == 0.1

@@ -81,12 +81,16 @@ def test_a_fault_it_cannot_absorb_names_the_check_and_the_project_is_removed(env
 
 
 def test_a_file_changed_after_the_export_fails_the_file_check(env: Environment, azurite) -> None:
+    export: list[str] = []
+
     def on_line(line: str) -> None:
+        if line.startswith("ok   export finished"):  # "(request selftest-<run>-export)": this run's
+            export.append(line.split("request ")[1].rstrip(")"))
         if not line.startswith("ok   export counts match"):
             return
         service = BlobServiceClient.from_connection_string(azurite.connection_string)
         container = service.get_container_client(env.settings["CVDSR_RESULTS_CONTAINER"])
-        image = next(b.name for b in container.list_blobs(name_starts_with="selftest-") if "/images/" in b.name)
+        image = next(b.name for b in container.list_blobs(name_starts_with=f"{export[0]}/") if "/images/" in b.name)
         container.get_blob_client(image).upload_blob(b"not the uploaded image", overwrite=True)
 
     lines = run(env, on_line=on_line)
