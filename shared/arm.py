@@ -43,6 +43,7 @@ KEY_NAMES = ["key1", "key2"]
 # Polling a long-running operation: ARM's Retry-After within these bounds, for at most this long (an
 # account delete or purge takes seconds to minutes; the activity must end well within its timeout).
 DEFAULT_POLL_SECONDS = 10.0
+TRANSIENT_STATUS = frozenset({429, 500, 502, 503, 504})  # a poll, only a read, tries these again
 MAX_POLL_SECONDS = 60.0
 LRO_DEADLINE_SECONDS = 20 * 60  # for delete and purge together, within Flex Consumption's 30-minute default
 
@@ -175,7 +176,7 @@ class ArmClient:
                     raise
                 await self._sleep(DEFAULT_POLL_SECONDS)
                 continue
-            if response.status_code in (429, 500, 502, 503, 504) and self._clock() + _retry_after(response) <= deadline:
+            if response.status_code in TRANSIENT_STATUS and self._clock() + _retry_after(response) <= deadline:
                 await self._sleep(_retry_after(response))
                 continue
             _raise_for("GET", what, response)
@@ -228,7 +229,7 @@ class ArmClient:
                 continue
             if response.status_code == 404:
                 return "done"
-            if response.status_code not in (200, 429, 500, 502, 503, 504):
+            if response.status_code != 200 and response.status_code not in TRANSIENT_STATUS:
                 _raise_for("GET", path, response)
 
     async def account_row(self, resource: str, resource_id: str) -> dict[str, Any]:

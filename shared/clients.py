@@ -35,16 +35,16 @@ _observer: ContextVar[CallObserver | None] = ContextVar("cvdsr_call_observer", d
 
 class _LoopClients:
     def __init__(self) -> None:
+        # Keyed by the settings a client was built from: after a key rotation the old client stays (a
+        # step may still be using it) and closes with the rest at shutdown.
         self.clients: dict[Hashable, BlobServiceClient | TrainingClient] = {}
-        self.identities: dict[Hashable, Hashable] = {}  # the settings each client was built from
-        self.retired: list[TrainingClient] = []
         self.closer: AsyncGenerator[None, None] | None = None
 
     async def close_at_shutdown(self) -> AsyncGenerator[None, None]:
         try:
             yield
         finally:  # the loop's shutdown_asyncgens() ends the generator: close what it opened
-            clients, self.clients = [*self.clients.values(), *self.retired], {}
+            clients, self.clients = list(self.clients.values()), {}
             for client in clients:
                 await _close(client)
 
@@ -89,16 +89,11 @@ async def blob_service(environ: Mapping[str, str] | None = None) -> BlobServiceC
 async def training_client(resource: str, environ: Mapping[str, str] | None = None) -> TrainingClient:
     """The Training API client of ``resource`` for this process and loop. Do not close it."""
     settings, api_version, rate = config = resource_config(resource, environ)
-    identity = (settings.endpoint, settings.training_key, api_version, rate)
+    key = ("training", settings.name, settings.endpoint, settings.training_key, api_version, rate)
     pool = await _pool()
-    slot = ("training", settings.name)
-    entry = pool.clients.get(slot)
-    if isinstance(entry, TrainingClient) and pool.identities.get(slot) == identity:
-        return entry
-    if isinstance(entry, TrainingClient):  # the resource's settings changed (a rotated key): replace it,
-        pool.retired.append(entry)  # closed at shutdown: a step may still be using it now
-    client = pool.clients[slot] = build_training_client(config, observer=_observe)
-    pool.identities[slot] = identity
+    client = pool.clients.get(key)
+    if not isinstance(client, TrainingClient):
+        client = pool.clients[key] = build_training_client(config, observer=_observe)
     return client
 
 

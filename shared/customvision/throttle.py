@@ -78,12 +78,10 @@ class RateLimiter:
     def reserve(self) -> float:
         """Take a token (possibly one not yet earned) and return how long to wait before using it."""
         with self._mutex:
-            now = self._clock()
-            self._tokens = min(self.burst, self._tokens + (now - self._updated) * self.rate)
-            self._updated = now
+            self._settle()
             self._tokens -= 1
             if self._tokens < 0:
-                self._last_limited = now
+                self._last_limited = self._updated
                 return -self._tokens / self.rate
             return 0.0
 
@@ -126,11 +124,11 @@ class RateLimiter:
         if self.adaptation is None:
             return
         with self._mutex:
-            self._settle()  # tokens earned at the old rate are kept
+            self._settle()  # tokens earned at the old rate are kept before it changes
             change(self.adaptation, self._updated)
 
     def _settle(self) -> None:
-        """Count the tokens earned at the old rate before the rate changes (caller holds the lock)."""
+        """Count the tokens earned since the last look, at the current rate (caller holds the lock)."""
         now = self._clock()
         self._tokens = min(self.burst, self._tokens + (now - self._updated) * self.rate)
         self._updated = now
