@@ -12,7 +12,6 @@ whatever happened.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import time
 import uuid
@@ -23,9 +22,10 @@ from typing import Any
 import httpx
 from azure.core.exceptions import AzureError
 
-from shared.connections import blob_service
+from shared.connections import blob_service, results_container
 from shared.erase.certificate import digest
-from shared.settings import app_settings, load_resources
+from shared.results.store import ResultStore
+from shared.settings import load_resources
 
 from .scratch import Scratch, ScratchClient, ScratchError
 
@@ -60,6 +60,7 @@ class Selftest:
         self.scratch_client = ScratchClient(settings.endpoint, settings.training_key)
         self.scratch: Scratch | None = None
         self.run_id = uuid.uuid4().hex[:8]
+        self._manifest: dict[str, Any] | None = None
 
     async def run(self) -> bool:
         """True when every check passed. The scratch project is removed in every case."""
@@ -132,7 +133,7 @@ class Selftest:
 
     async def export_counts(self) -> str:
         scratch = self._scratch()
-        manifest = await self.result(f"{self.request_id('export')}/manifest.json")
+        manifest = await self.export_manifest()
         counts, mismatches = manifest.get("counts") or {}, manifest.get("count_mismatches") or []
         if mismatches:
             raise CheckFailed(f"the manifest reports count mismatches: {json.dumps(mismatches)}")
@@ -145,7 +146,7 @@ class Selftest:
 
     async def export_files(self) -> str:
         scratch = self._scratch()
-        manifest = await self.result(f"{self.request_id('export')}/manifest.json")
+        manifest = await self.export_manifest()
         prefix = f"{self.request_id('export')}/data/projects/{scratch.project_id}/images/"
         listed = {
             f["path"].removeprefix(prefix).rsplit(".", 1)[0]: f
@@ -223,16 +224,16 @@ class Selftest:
 
     async def result(self, path: str) -> dict[str, Any]:
         async with blob_service(self.target.environ) as service:
-            container = service.get_container_client(app_settings(self.target.environ).results_container)
-            blob = container.get_blob_client(path)
-            data: dict[str, Any] = json.loads(await (await blob.download_blob()).readall())
+            data: dict[str, Any] = await ResultStore(results_container(service, self.target.environ)).read_json(path)
             return data
 
     async def result_sha256(self, path: str) -> str:
-        digest_ = hashlib.sha256()
         async with blob_service(self.target.environ) as service:
-            container = service.get_container_client(app_settings(self.target.environ).results_container)
-            stream = await container.get_blob_client(path).download_blob()
-            async for chunk in stream.chunks():
-                digest_.update(chunk)
-        return digest_.hexdigest()
+            sha256, _size = await ResultStore(results_container(service, self.target.environ)).digest(path)
+            return sha256
+
+    async def export_manifest(self) -> dict[str, Any]:
+        """The export's manifest, read once for the checks that need it."""
+        if self._manifest is None:
+            self._manifest = await self.result(f"{self.request_id('export')}/manifest.json")
+        return self._manifest

@@ -10,13 +10,11 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
-import random
-import struct
-import zlib
 from dataclasses import dataclass, field
 
 import httpx
 
+from local.simulator.imaging import placeholder_png
 from shared.customvision.redaction import redact_url
 
 API = "customvision/v3.3/training"
@@ -27,20 +25,6 @@ PER_TAG = 5  # Custom Vision trains a classifier only with at least 5 images for
 
 class ScratchError(RuntimeError):
     """A call on the scratch project failed; the message names the operation and status, never the key."""
-
-
-def generated_png(seed: int, size: int = 64) -> bytes:
-    """A small, distinct PNG (the service refuses a duplicate image in a project)."""
-    rng = random.Random(seed)
-    color = bytes(rng.randrange(256) for _ in range(3))
-    rows = b"".join(b"\x00" + color * size for _ in range(size))
-    rows = rows[:-3] + bytes([seed % 256, seed // 256 % 256, 7])  # one pixel that differs per seed
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    header = struct.pack(">IIBBBBB", size, size, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
 
 
 @dataclass
@@ -105,7 +89,7 @@ class ScratchClient:
             entries, digests = [], []
             for _ in range(count):
                 seed += 1
-                content = generated_png(seed)
+                content = placeholder_png(f"cvdsr-selftest-{seed}")  # a distinct image each (no duplicates)
                 digests.append(hashlib.sha256(content).hexdigest())
                 entries.append({"name": f"selftest-{seed}.png", "contents": base64.b64encode(content).decode()})
             body: dict[str, object] = {"images": entries, "tagIds": tag_ids}
