@@ -151,11 +151,11 @@ def test_an_export_that_cannot_read_anything_fails_with_the_reason(azurite) -> N
 def test_the_status_shows_progress_while_an_export_runs(azurite) -> None:
     # Slow API calls and narrow widths (one project at a time, two pages), so the export runs long
     # enough to be watched page by page. Synthetic projects have no iterations: one listing each.
-    config = SimulatorConfig(seed="synthetic:2:1100", training_key=TRAINING_KEY, latency_ms=150)
+    config = SimulatorConfig(seed="synthetic:2:600", training_key=TRAINING_KEY, latency_ms=150)
     widths = {"CVDSR_PROJECT_PARALLELISM": "1", "CVDSR_PAGE_PARALLELISM": "2"}
     with environment(azurite, simulator=config, process=True, **widths) as env:
         env.send_queue(env.request("EXP-PROG-1", include=["projects", "images", "image_files"]))
-        seen = env.watch("EXP-PROG-1")
+        seen = env.watch("EXP-PROG-1", timeout=270)
         running = [d["progress"] for d in seen if d["runtime_status"] == "Running" and d["phase"] == "exporting"]
         resources = [p["resources"][0] for p in running if p.get("resources")]
         assert resources, f"no progress while exporting: {seen[:3]}"
@@ -164,14 +164,14 @@ def test_the_status_shows_progress_while_an_export_runs(azurite) -> None:
         assert all(r["projects"] == 2 or (r["projects"] is None and not r["running"]) for r in resources)
         pages = [project for r in resources for project in r["running"] if project.get("step") == "images"]
         assert pages, "the running projects show their image pages"
-        assert all(p["pages"] == 5 and 0 <= p["pages_done"] <= 5 for p in pages)  # 1,100 images: 5 pages of 256
-        assert any(0 < p["pages_done"] < 5 for p in pages), "a listing seen part way through"
+        assert all(p["pages"] == 3 and 0 <= p["pages_done"] <= 3 for p in pages)  # 600 images: 3 pages of 256
+        assert any(0 < p["pages_done"] < 3 for p in pages), "a listing seen part way through"
         files = [
             r["done"].get("image_files", 0) + sum(p.get("exported", {}).get("image_files", 0) for p in r["running"])
             for r in resources
         ]
         assert files == sorted(files), "counts only grow"
-        assert any(r["projects_done"] == 1 and r["done"]["image_files"] == 1100 for r in resources)
+        assert any(r["projects_done"] == 1 and r["done"]["image_files"] == 600 for r in resources)
         final = seen[-1]
-        assert final["counts"]["image_files"] == 2200
+        assert final["counts"]["image_files"] == 1200
         assert "resources" not in final["progress"], "a finished request is answered from its own status"
