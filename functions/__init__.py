@@ -7,6 +7,6 @@ from __future__ import annotations
 
 import azure.durable_functions as df
 
-from . import activities, intake, orchestrators, timers
+from . import activities, connectors, intake, orchestrators, timers
 
-BLUEPRINTS: tuple[df.Blueprint, ...] = (intake.bp, orchestrators.bp, activities.bp, timers.bp)
+BLUEPRINTS: tuple[df.Blueprint, ...] = (intake.bp, connectors.bp, orchestrators.bp, activities.bp, timers.bp)

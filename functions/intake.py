@@ -10,7 +10,7 @@ from shared import http_api, intake
 bp = df.Blueprint()
 
 
-def _respond(answer: http_api.Answer) -> func.HttpResponse:
+def respond(answer: http_api.Answer) -> func.HttpResponse:
     return func.HttpResponse(
         json.dumps(answer.document), status_code=answer.code, mimetype="application/json", headers=answer.headers
     )
@@ -34,11 +34,11 @@ async def dsr_intake_servicebus(message: func.ServiceBusMessage, client: df.Dura
 @bp.route(route="requests", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
 @bp.durable_client_input(client_name="client")
 async def dsr_intake_http(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
-    return _respond(await http_api.submit_request(req.get_body(), req.headers, client))
+    return respond(await http_api.submit_request(req.get_body(), req.headers, client))
 
 
 @bp.function_name("dsr_status_http")
 @bp.route(route="requests/{request_id}", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
 @bp.durable_client_input(client_name="client")
 async def dsr_status_http(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
-    return _respond(await http_api.request_status(req.route_params.get("request_id", ""), client))
+    return respond(await http_api.request_status(req.route_params.get("request_id", ""), client))

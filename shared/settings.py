@@ -24,15 +24,19 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, StringConstraints, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, StringConstraints, ValidationError
 from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
 
 PREFIX = "CUSTOMVISION__"
 SETTINGS_PREFIX = "CVDSR_"
 RESOURCE_NAME = re.compile(r"^[A-Za-z0-9_]{1,64}$")
 _SETTING = re.compile(
-    r"^CUSTOMVISION__([A-Za-z0-9_]+?)__(ENDPOINT|TRAININGKEY|ARMRESOURCEID|APIVERSION)$", re.IGNORECASE
+    r"^CUSTOMVISION__([A-Za-z0-9_]+?)__(ENDPOINT|TRAININGKEY|ARMRESOURCEID|APIVERSION"
+    r"|SUBJECT_METADATA_KEY|SUBJECT_TAG|SUBJECT_HASH|SUBJECT_HASH_SECRET|SUBJECT_HASH_ENCODING)$",
+    re.IGNORECASE,
 )
+SUBJECT_HASHES = ("none", "sha256", "hmac-sha256")
+SUBJECT_ENCODINGS = ("hex", "base64")
 MAX_WIDTH = 64  # activities of one orchestration at once: beyond this, history grows faster than work
 DEFAULT_PROJECT_WIDTH = {"export": 2, "erase": 4}  # an erase waits on the service more than it reads
 
@@ -46,6 +50,19 @@ class SettingsError(ValueError):
 
 
 @dataclass(frozen=True)
+class SubjectMapping:
+    """How a privacy platform's identifier of a person finds their images in one resource
+    (``shared.connectors.identity``): an image metadata key, or a tag name template with ``{value}``,
+    matched with the identifier normalised and optionally hashed. ``repr`` never shows the secret."""
+
+    metadata_key: str | None = None
+    tag_template: str | None = None
+    hash: str = "none"  # one of SUBJECT_HASHES
+    secret: str | None = field(default=None, repr=False)
+    encoding: str = "hex"  # one of SUBJECT_ENCODINGS
+
+
+@dataclass(frozen=True)
 class ResourceSettings:
     """One configured Custom Vision training resource. ``repr`` never shows the key."""
 
@@ -54,13 +71,57 @@ class ResourceSettings:
     training_key: str = field(repr=False)
     arm_resource_id: str | None = None
     api_version: str | None = None
+    subject: SubjectMapping | None = None
+
+
+HttpsOrLocalUrl = Annotated[str, StringConstraints(pattern=r"^https?://[^\s/?#]+[^\s?#]*$", max_length=2048)]
+
+
+class TranscendSettings(BaseModel):
+    """``CVDSR_TRANSCEND__*``: the Transcend "Server Webhook" integration (``shared.connectors.transcend``,
+    docs/connectors.md). Present only when ``CVDSR_TRANSCEND__SOMBRA_URL`` (or any of its settings) is set."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    # Multi-tenant (https://multi-tenant.sombra.transcend.io), Transcend-hosted or self-hosted Sombra.
+    sombra_url: HttpsOrLocalUrl
+    api_key: SecretStr  # the integration's Transcend API key (Bearer on every Sombra call)
+    sombra_api_key: SecretStr | None = None  # self-hosted Sombra only (x-sombra-authorization)
+    audience: Annotated[str, StringConstraints(min_length=1, max_length=256)]  # the organization URI: the token's aud
+    # Comma-separated: the Custom Vision resources searched for the person.
+    resources: Annotated[str, StringConstraints(pattern=r"^\s*[A-Za-z0-9_]+(\s*,\s*[A-Za-z0-9_]+)*\s*$")]
+    public_key: str | None = None  # PEM; otherwise fetched from Sombra and kept for an hour
+    # Which identifier finds the person: the signed core identifier, or the (unsigned) profile one.
+    identifier: Literal["core", "profile"] = "core"
+    # How an access request's image files reach Transcend: each file, the export package, or not at all.
+    files: Literal["files", "package", "none"] = "files"
+    records_datapoint: Annotated[str, StringConstraints(min_length=1, max_length=128)] = "images"
+    files_datapoint: Annotated[str, StringConstraints(min_length=1, max_length=128)] = "image_files"
+    # A token older than this (by its iat) is refused; replays inside it are refused by their jti.
+    max_token_age_seconds: int = Field(3600, ge=60, le=86_400)
+    # Older self-hosted Sombra needs profiles[].profileId (deprecated since Sombra 7.182/7.199).
+    send_profile_id: bool = False
+
+    @property
+    def sombra(self) -> str:
+        return self.sombra_url.rstrip("/")
+
+    @property
+    def resource_names(self) -> list[str]:
+        return [name.strip().lower() for name in self.resources.split(",")]
 
 
 class AppSettings(BaseSettings):
-    """Every ``CVDSR_<FIELD>`` app setting. An empty value counts as unset, as the portal writes it."""
+    """Every ``CVDSR_<FIELD>`` app setting. An empty value counts as unset, as the portal writes it.
+    A section of a connector is ``CVDSR_<PLATFORM>__<FIELD>``."""
 
     model_config = SettingsConfigDict(
-        env_prefix=SETTINGS_PREFIX, case_sensitive=False, env_ignore_empty=True, extra="ignore", frozen=True
+        env_prefix=SETTINGS_PREFIX,
+        env_nested_delimiter="__",
+        case_sensitive=False,
+        env_ignore_empty=True,
+        extra="ignore",
+        frozen=True,
     )
 
     # Where results, cvdsr's own state and the write-once evidence copies go.
@@ -94,6 +155,8 @@ class AppSettings(BaseSettings):
     # Account-level work through Azure Resource Manager.
     arm_endpoint: str = "https://management.azure.com"
     arm_location: str | None = None
+    # Privacy platforms (``shared.connectors``).
+    transcend: TranscendSettings | None = None
 
     def project_width(self, request_type: str) -> int:
         return self.project_parallelism or DEFAULT_PROJECT_WIDTH[request_type]
@@ -153,7 +216,7 @@ def _validated(build: Callable[[], AppSettings]) -> AppSettings:
     except ValidationError as error:
         # loc and msg only: pydantic's own text would echo the input, and a setting may be a secret.
         problems = "; ".join(
-            f"{SETTINGS_PREFIX}{'.'.join(str(part) for part in e['loc']).upper()}: {e['msg']}" for e in error.errors()
+            f"{SETTINGS_PREFIX}{'__'.join(str(part) for part in e['loc']).upper()}: {e['msg']}" for e in error.errors()
         )
         raise SettingsError(f"invalid app settings: {problems}") from None
 
@@ -185,5 +248,37 @@ def load_resources(environ: Mapping[str, str] | None = None) -> dict[str, Resour
             training_key=values["TRAININGKEY"],
             arm_resource_id=values.get("ARMRESOURCEID") or None,
             api_version=values.get("APIVERSION") or None,
+            subject=_subject_mapping(name, values),
         )
     return resources
+
+
+def _subject_mapping(name: str, values: Mapping[str, str]) -> SubjectMapping | None:
+    """The resource's identity mapping, checked whole: a half-configured mapping would match nobody
+    (or, with a forgotten secret, match by a hash anyone can compute)."""
+
+    def named(part: str) -> str:
+        return f"{PREFIX}{name.upper()}__{part}"
+
+    key = values.get("SUBJECT_METADATA_KEY") or None
+    template = values.get("SUBJECT_TAG") or None
+    hashing = (values.get("SUBJECT_HASH") or "none").lower()
+    secret = values.get("SUBJECT_HASH_SECRET") or None
+    encoding = (values.get("SUBJECT_HASH_ENCODING") or "hex").lower()
+    if key is None and template is None:
+        if any(values.get(part) for part in ("SUBJECT_HASH", "SUBJECT_HASH_SECRET", "SUBJECT_HASH_ENCODING")):
+            raise SettingsError(
+                f"{named('SUBJECT_HASH')} needs {named('SUBJECT_METADATA_KEY')} or {named('SUBJECT_TAG')}"
+            )
+        return None
+    if key is not None and template is not None:
+        raise SettingsError(f"set one of {named('SUBJECT_METADATA_KEY')} and {named('SUBJECT_TAG')}, not both")
+    if template is not None and template.count("{value}") != 1:
+        raise SettingsError(f"{named('SUBJECT_TAG')} must hold {{value}} exactly once")
+    if hashing not in SUBJECT_HASHES:
+        raise SettingsError(f"{named('SUBJECT_HASH')} must be one of {', '.join(SUBJECT_HASHES)}")
+    if encoding not in SUBJECT_ENCODINGS:
+        raise SettingsError(f"{named('SUBJECT_HASH_ENCODING')} must be one of {', '.join(SUBJECT_ENCODINGS)}")
+    if (hashing == "hmac-sha256") != (secret is not None):
+        raise SettingsError(f"{named('SUBJECT_HASH_SECRET')} is needed with hmac-sha256, and only then")
+    return SubjectMapping(key, template, hashing, secret, encoding)

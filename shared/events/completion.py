@@ -9,6 +9,7 @@ from typing import Any
 
 from azure.storage.blob.aio import BlobServiceClient
 
+from shared import connectors
 from shared.connections import blob_service, results_container
 from shared.results.links import read_link
 from shared.settings import app_settings
@@ -112,7 +113,9 @@ async def deliver_outcome(
     async with blob_service(environ) as service:
         container = results_container(service, environ).container_name
         result = await result_links(service, container, outcome, environ)
-    return await send_completion(make_event(request, outcome, result), request, environ)
+    delivery = await send_completion(make_event(request, outcome, result), request, environ)
+    # The privacy platform whose webhook started the request hears of it through its own API.
+    return delivery | await connectors.report(request, outcome)
 
 
 def make_event(request: Mapping[str, Any], outcome: Mapping[str, Any], result: Mapping[str, Any]) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
+from azure.data.tables import TableServiceClient
 from azure.servicebus import ServiceBusClient, ServiceBusMessage
 from azure.storage.blob import BlobServiceClient, ContainerClient
 from azure.storage.queue import QueueClient
@@ -254,6 +255,33 @@ def environment(
             host = stack.enter_context(run_host(HostConfig(project_dir=REPO, port=0, env=env, start_azurite=False)))
         running = Environment(azurite.connection_string, sim, peer, host, webhook, events_queue, env)
         yield running
+
+
+def stored_texts(connection_string: str, hub: str | None = None) -> dict[str, str]:
+    """Every table entity (orchestration history and state) and every blob of the storage account, as
+    text by where it lives: what a scan for leaked secrets reads. With ``hub``, only the tables and
+    containers of that environment (the worker's Azurite also holds other tests' exports). Zip
+    packages are left out (compressed; their members are the blobs read here)."""
+
+    def ours(name: str) -> bool:
+        return hub is None or hub.lower() in name.lower()
+
+    texts: dict[str, str] = {}
+    tables = TableServiceClient.from_connection_string(connection_string)
+    for table in tables.list_tables():
+        if not ours(table.name):
+            continue
+        entities = tables.get_table_client(table.name).list_entities()
+        texts[f"table {table.name}"] = "\n".join(json.dumps(dict(e), default=str) for e in entities)
+    blobs = BlobServiceClient.from_connection_string(connection_string)
+    for container in (c for c in blobs.list_containers() if ours(c.name)):
+        client = blobs.get_container_client(container.name)
+        for blob in client.list_blobs():
+            if blob.name.endswith(".zip"):
+                continue
+            body = client.download_blob(blob.name).readall()
+            texts[f"blob {container.name}/{blob.name}"] = body.decode("utf-8", errors="replace")
+    return texts
 
 
 def wait_for(probe: Callable[[], Any], timeout: float = 30.0, what: str = "condition") -> Any:

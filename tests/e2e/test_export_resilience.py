@@ -8,12 +8,10 @@ import logging
 import re
 
 import pytest
-from azure.data.tables import TableServiceClient
-from azure.storage.blob import BlobServiceClient
 
 from local.simulator import SimulatorConfig
 
-from .support import TRAINING_KEY, WEBHOOK_SECRET, Environment, environment, wait_for
+from .support import TRAINING_KEY, WEBHOOK_SECRET, Environment, environment, stored_texts, wait_for
 
 STABLE = re.compile(r"/data/")  # report.html and request.json differ per request id and time
 
@@ -116,19 +114,8 @@ def test_no_key_or_signature_in_logs_history_blobs_or_events(
     texts["logs"] = "\n".join(record.getMessage() for record in caplog.records)
     assert "EXP-SCAN-1" in texts["logs"], "the host's logs were captured"
     # Orchestration history and state: every table and blob in the storage account.
-    tables = TableServiceClient.from_connection_string(env.connection_string)
-    for table in tables.list_tables():
-        entities = tables.get_table_client(table.name).list_entities()
-        texts[f"table {table.name}"] = "\n".join(json.dumps(dict(e), default=str) for e in entities)
+    texts |= stored_texts(env.connection_string)
     assert any("History" in name for name in texts), "the task hub's history was scanned"
-    blobs = BlobServiceClient.from_connection_string(env.connection_string)
-    for container in blobs.list_containers():
-        client = blobs.get_container_client(container.name)
-        for blob in client.list_blobs():
-            body = client.download_blob(blob.name).readall()
-            if blob.name.endswith(".zip"):
-                continue  # compressed; its members are the blobs scanned here
-            texts[f"blob {container.name}/{blob.name}"] = body.decode("utf-8", errors="replace")
     for where, text in texts.items():
         assert leaked(text, allowed_signatures=set()) == [], where
         assert not link_signatures & set(SIG.findall(text)), f"the result link leaked into {where}"

@@ -253,6 +253,21 @@ def test_resource_export_lists_then_runs_a_window_of_project_orchestrations():
     }
 
 
+def test_projects_are_expected_only_when_their_rows_are_asked_for():
+    """A data subject's export asks for their images alone: no project row is written, so none is
+    expected (else every such export would end partially_succeeded)."""
+    task = s.resource_task(include=["images", "image_files"], images={"metadata": {"subject": "fp"}})
+    run = Orchestration(names.EXPORT_RESOURCE_ORCHESTRATOR, task, instance_id=s.RESOURCE_INSTANCE)
+    (listing,) = run.replay().new
+    run.complete(listing, {"project_ids": ["a"], "missing": ["zz"]})
+    (a,) = run.replay().new
+    run.complete(a, {"project_id": "a", "exported": {"images": 2}})
+    state = run.replay()
+    assert state.done
+    assert state.output["expected"] == {}
+    assert state.output["errors"] == [{"kind": "projects", "project_id": "zz", "error": "not found in the resource"}]
+
+
 def test_a_resource_that_cannot_be_listed_is_reported_not_raised():
     """The listing failing on every attempt ends the resource with the reason in ``errors`` and
     nothing exported, so the request still finalizes the other resources."""

@@ -1,0 +1,86 @@
+"""What a connector keeps between a platform's webhook and the report of its outcome, in the state
+container (``CVDSR_STATE_CONTAINER``) beside the claims, never in orchestration history:
+
+- ``connectors/{platform}/requests/{request_id}.json``: how to answer the platform for this request
+  (Transcend: its nonce). Only a connector's own receiver writes one, so a request that merely says
+  ``ticket.system: transcend`` never makes cvdsr call Transcend. ``reported`` records how the report
+  went (``sent`` or ``not_modifiable``), so a repeat of the request through another channel does not
+  report twice.
+- ``connectors/{platform}/tokens/{digest}``: a token seen once (written with ``If-None-Match: *``),
+  so that a replayed one is refused even when two arrive at the same moment.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
+from azure.storage.blob.aio import BlobServiceClient, ContainerClient
+
+from shared.connections import state_container
+
+
+async def _container(service: BlobServiceClient) -> ContainerClient:
+    container = state_container(service)
+    try:
+        await container.create_container()
+    except ResourceExistsError:
+        pass
+    return container
+
+
+def _request_blob(platform: str, request_id: str) -> str:
+    return f"connectors/{platform}/requests/{request_id}.json"
+
+
+def _token_blob(platform: str, token_id: str) -> str:
+    return f"connectors/{platform}/tokens/{hashlib.sha256(token_id.encode()).hexdigest()}"
+
+
+async def save(service: BlobServiceClient, platform: str, request_id: str, record: Mapping[str, Any]) -> None:
+    """Keep how to answer the platform. A redelivered webhook replaces the record (its nonce may be new)
+    and clears ``reported``: the platform asking again means it has no answer, so it gets one again."""
+    container = await _container(service)
+    document = {**record, "reported": None}
+    await container.upload_blob(_request_blob(platform, request_id), json.dumps(document).encode(), overwrite=True)
+
+
+async def load(service: BlobServiceClient, platform: str, request_id: str) -> dict[str, Any] | None:
+    blob = state_container(service).get_blob_client(_request_blob(platform, request_id))
+    try:
+        document: dict[str, Any] = json.loads(await (await blob.download_blob()).readall())
+    except ResourceNotFoundError:
+        return None
+    return document
+
+
+async def mark_reported(service: BlobServiceClient, platform: str, request_id: str, answer: str) -> None:
+    record = await load(service, platform, request_id)
+    if record is None:
+        return
+    record["reported"] = {"answer": answer, "at": datetime.now(UTC).isoformat()}
+    blob = _request_blob(platform, request_id)
+    await state_container(service).upload_blob(blob, json.dumps(record).encode(), overwrite=True)
+
+
+async def first_use(service: BlobServiceClient, platform: str, token_id: str) -> bool:
+    """Record a token's use; False when it was used before (a replay)."""
+    container = await _container(service)
+    try:
+        await container.upload_blob(_token_blob(platform, token_id), b"", overwrite=False)
+    except ResourceExistsError:
+        return False
+    return True
+
+
+async def forget_use(service: BlobServiceClient, platform: str, token_id: str) -> None:
+    """Undo ``first_use`` when nothing was started (storage failed mid-way): the platform's retry of the
+    same delivery must not be refused as a replay."""
+    try:
+        await state_container(service).delete_blob(_token_blob(platform, token_id))
+    except ResourceNotFoundError:
+        pass
