@@ -15,6 +15,7 @@ from shared import clients, endings
 from shared import contracts as c
 from shared.arm import ArmClient, ArmError
 from shared.connections import evidence_container, results_container
+from shared.customvision import AuthenticationError
 from shared.dsr_request import DsrRequest
 from shared.erase import steps as erase_steps
 from shared.erase import verify as erase_checks
@@ -41,7 +42,12 @@ async def record_request(service: BlobServiceClient, store: ResultStore, payload
 
 @in_step("list_projects")
 async def list_projects(step: Step, payload: c.ListProjects) -> dict[str, Any]:
-    return await project.list_project_ids(step, payload["projects"])
+    try:
+        return await project.list_project_ids(step, payload["projects"])
+    except AuthenticationError as error:
+        # A wrong or revoked key stays wrong: answered, not raised, so that the activity's retries do
+        # not hold the request's failure back for a minute. The message holds no key.
+        return {"refused": str(error)}
 
 
 @in_step("export_project_details")

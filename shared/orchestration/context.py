@@ -159,11 +159,13 @@ def over_projects(context: OrchestrationContext, project_orchestrator: str, phas
             {"request_id": task["request_id"], "resource": resource, "projects": task["projects"]},
         )
     except Exception as error:  # the listing failed after its retries
+        listing = {"refused": failure_reason(error)}
+    if "refused" in listing:  # or at once: the key was refused (no retry makes it right)
         return {
             "resource": resource,
             "projects": [],
             "missing_projects": [],
-            "errors": [{"kind": "resource", "resource": resource, "error": failure_reason(error)}],
+            "errors": [{"kind": "resource", "resource": resource, "error": listing["refused"]}],
         }
     project_ids: list[str] = listing["project_ids"]
     progress = _ProjectsProgress(context, phase, len(project_ids))

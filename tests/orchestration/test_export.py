@@ -268,6 +268,18 @@ def test_projects_are_expected_only_when_their_rows_are_asked_for():
     assert state.output["errors"] == [{"kind": "projects", "project_id": "zz", "error": "not found in the resource"}]
 
 
+def test_a_refused_key_ends_the_resource_at_once_with_the_reason():
+    """The listing answers that the key was refused (no retry would make it right): the resource ends
+    with that reason, as if the listing had failed after its retries, without waiting for them."""
+    refused = "get_projects: HTTP 401 Unauthorized: Access denied due to invalid subscription key."
+    run = Orchestration(names.EXPORT_RESOURCE_ORCHESTRATOR, s.resource_task(), instance_id=s.RESOURCE_INSTANCE)
+    state = run.drive(lambda call: {"refused": refused})
+    assert [call.name for call in run.calls] == [names.LIST_PROJECTS]
+    assert state.done
+    assert state.output["projects"] == []
+    assert state.output["errors"] == [{"kind": "resource", "resource": s.RESOURCE, "error": refused}]
+
+
 def test_a_resource_that_cannot_be_listed_is_reported_not_raised():
     """The listing failing on every attempt ends the resource with the reason in ``errors`` and
     nothing exported, so the request still finalizes the other resources."""
