@@ -4,7 +4,7 @@ import azure.durable_functions as df
 import azure.functions as func
 
 from functions.intake import respond
-from shared.connectors import transcend
+from shared.connectors import datagrail, onetrust, transcend
 
 bp = df.Blueprint()
 
@@ -14,3 +14,17 @@ bp = df.Blueprint()
 @bp.durable_client_input(client_name="client")
 async def dsr_connector_transcend(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     return respond(await transcend.receive(req.headers, req.get_body(), client))
+
+
+@bp.function_name("dsr_connector_datagrail")
+@bp.route(route="connectors/datagrail", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
+@bp.durable_client_input(client_name="client")
+async def dsr_connector_datagrail(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+    return respond(await datagrail.receive(req.headers, req.get_body(), client))
+
+
+@bp.function_name("dsr_connector_onetrust")
+@bp.route(route="connectors/onetrust", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
+@bp.durable_client_input(client_name="client")
+async def dsr_connector_onetrust(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+    return respond(await onetrust.receive(req.headers, req.get_body(), client))

@@ -74,22 +74,31 @@ class ResourceSettings:
     subject: SubjectMapping | None = None
 
 
+RESOURCE_LIST = r"^\s*[A-Za-z0-9_]+(\s*,\s*[A-Za-z0-9_]+)*\s*$"  # comma-separated resource names
 HttpsOrLocalUrl = Annotated[str, StringConstraints(pattern=r"^https?://[^\s/?#]+[^\s?#]*$", max_length=2048)]
 
 
-class TranscendSettings(BaseModel):
-    """``CVDSR_TRANSCEND__*``: the Transcend "Server Webhook" integration (``shared.connectors.transcend``,
-    docs/connectors.md). Present only when ``CVDSR_TRANSCEND__SOMBRA_URL`` (or any of its settings) is set."""
+class ConnectorSettings(BaseModel):
+    """What every connector's section has: the Custom Vision resources searched for the person."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+    resources: Annotated[str, StringConstraints(pattern=RESOURCE_LIST)]  # comma-separated
+
+    @property
+    def resource_names(self) -> list[str]:
+        return [name.strip().lower() for name in self.resources.split(",")]
+
+
+class TranscendSettings(ConnectorSettings):
+    """``CVDSR_TRANSCEND__*``: the Transcend "Server Webhook" integration (``shared.connectors.transcend``,
+    docs/connectors.md). Present only when ``CVDSR_TRANSCEND__SOMBRA_URL`` (or any of its settings) is set."""
 
     # Multi-tenant (https://multi-tenant.sombra.transcend.io), Transcend-hosted or self-hosted Sombra.
     sombra_url: HttpsOrLocalUrl
     api_key: SecretStr  # the integration's Transcend API key (Bearer on every Sombra call)
     sombra_api_key: SecretStr | None = None  # self-hosted Sombra only (x-sombra-authorization)
     audience: Annotated[str, StringConstraints(min_length=1, max_length=256)]  # the organization URI: the token's aud
-    # Comma-separated: the Custom Vision resources searched for the person.
-    resources: Annotated[str, StringConstraints(pattern=r"^\s*[A-Za-z0-9_]+(\s*,\s*[A-Za-z0-9_]+)*\s*$")]
     public_key: str | None = None  # PEM; otherwise fetched from Sombra and kept for an hour
     # Which identifier finds the person: the signed core identifier, or the (unsigned) profile one.
     identifier: Literal["core", "profile"] = "core"
@@ -106,9 +115,49 @@ class TranscendSettings(BaseModel):
     def sombra(self) -> str:
         return self.sombra_url.rstrip("/")
 
+
+class DataGrailSettings(ConnectorSettings):
+    """``CVDSR_DATAGRAIL__*``: DataGrail's webhook integration (``shared.connectors.datagrail``,
+    docs/connectors.md). DataGrail's DSR webhook contract is largely unconfirmed, so its recipe and field
+    names are settings, with the documented Data Broker recipe and DataGrail's own field names as defaults."""
+
+    secret: SecretStr  # the shared HMAC secret of X-Webhook-Signature
+    # What is signed: "<timestamp>:<raw body>" (DataGrail's published recipe), "<timestamp>.<raw body>" or the body.
+    signed: Literal["timestamp:body", "timestamp.body", "body"] = "timestamp:body"
+    signature_encoding: Literal["base64", "hex"] = "base64"
+    max_skew_seconds: int = Field(300, ge=30, le=3600)
+    # Where results may be posted: the callback URL arrives in the (signed) body; comma-separated hosts.
+    callback_hosts: str = "*.datagrail.io"
+    callback_token: SecretStr | None = None  # sent as a Bearer token on the callback, when DataGrail asks for one
+    # Dotted paths into the body: the request type and the person's identifiers (several combine).
+    type_field: str = "privacy_right"
+    identifier_fields: str = "identifiers.email,identifiers.phone_number,email"
+    callback_field: str = "callback_url"
+
+
+class OneTrustSettings(ConnectorSettings):
+    """``CVDSR_ONETRUST__*``: a OneTrust workflow's webhook in, the DSAR API out
+    (``shared.connectors.onetrust``, docs/connectors.md). OneTrust workflows define their own payload,
+    so its field names are settings; the defaults are the names of OneTrust's own API."""
+
+    base_url: HttpsOrLocalUrl  # https://app.onetrust.com, https://app-eu.onetrust.com, ...
+    client_id: Annotated[str, StringConstraints(min_length=1, max_length=256)]
+    client_secret: SecretStr  # OAuth 2 client credentials (scopes DSAR and ATTACHMENT)
+    webhook_secret: SecretStr  # what the workflow sends as "Authorization: Bearer <secret>"
+    ref_field: str = "requestQueueRefId"
+    subtask_field: str = "subtaskId"
+    identifier_fields: str = "email"
+    types_field: str = "requestTypes"
+    # The tenant's request type names (case-insensitive): which become an export, which an erase.
+    export_types: str = "Get My Data,Access,Data Access"
+    erase_types: str = "Data Deletion,Delete My Data,Erasure"
+    # The file attached to the completed subtask (a CSV of the person's images, or the erasure
+    # certificate as text: OneTrust's documents API lists csv and txt), or none.
+    attach: Literal["files", "none"] = "files"
+
     @property
-    def resource_names(self) -> list[str]:
-        return [name.strip().lower() for name in self.resources.split(",")]
+    def api(self) -> str:
+        return self.base_url.rstrip("/")
 
 
 class AppSettings(BaseSettings):
@@ -157,6 +206,8 @@ class AppSettings(BaseSettings):
     arm_location: str | None = None
     # Privacy platforms (``shared.connectors``).
     transcend: TranscendSettings | None = None
+    datagrail: DataGrailSettings | None = None
+    onetrust: OneTrustSettings | None = None
 
     def project_width(self, request_type: str) -> int:
         return self.project_parallelism or DEFAULT_PROJECT_WIDTH[request_type]

@@ -19,7 +19,7 @@ import unicodedata
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from shared.settings import ResourceSettings, SettingsError, SubjectMapping
+from shared.settings import ConnectorSettings, ResourceSettings, SettingsError, SubjectMapping, load_resources
 
 _PHONE_PUNCTUATION = re.compile(r"[\s().\-]")
 
@@ -82,3 +82,38 @@ def shared_mapping(resources: Mapping[str, ResourceSettings], names: Sequence[st
     if len(set(mappings.values())) > 1:
         raise NoMapping(f"{setting}: the resources map people differently; one request carries one selector")
     return next(iter(mappings.values()))
+
+
+def resources_setting(platform: str) -> str:
+    return f"CVDSR_{platform.upper()}__RESOURCES"
+
+
+def subject_selector(
+    section: ConnectorSettings, platform: str, identifiers: Sequence[tuple[str, str | None]]
+) -> dict[str, Any]:
+    """The image selector of the person a platform names by ``(identifier, kind)`` pairs, for the
+    resources its connector searches."""
+    mapping = shared_mapping(load_resources(), section.resource_names, resources_setting(platform))
+    return image_selector(mapping, [normalise(value, kind) for value, kind in identifiers])
+
+
+def field(document: Any, path: str) -> Any:
+    """The value at a dotted path of a JSON document (None where the path leads nowhere)."""
+    for part in path.split("."):
+        if not isinstance(document, dict):
+            return None
+        document = document.get(part)
+    return document
+
+
+def identifiers_at(document: Mapping[str, Any], paths: str) -> list[tuple[str, str | None]]:
+    """``(value, kind)`` for each identifier at the comma-separated dotted ``paths`` (a string or a list
+    of them), for platforms whose payload shape is configured; the kind is the path's last part
+    (``email``, ``phone_number``), which says how to normalise."""
+    found: list[tuple[str, str | None]] = []
+    for path in (p.strip() for p in paths.split(",") if p.strip()):
+        value = field(document, path)
+        values = value if isinstance(value, list) else [value]
+        kind = path.rsplit(".", 1)[-1].replace("phone_number", "phone")
+        found += [(v, kind) for v in values if isinstance(v, str) and v.strip()]
+    return found

@@ -76,14 +76,19 @@ class PlatformClient:
         *,
         json: Any = None,
         content: bytes | None = None,
+        data: Mapping[str, str] | None = None,
+        files: Mapping[str, tuple[str, bytes, str]] | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> httpx.Response:
-        """The platform's 2xx answer; ``NotModifiable`` on 409; ``PlatformError`` otherwise."""
+        """The platform's 2xx answer; ``NotModifiable`` on 409; ``PlatformError`` otherwise. ``data`` and
+        ``files`` make a form (multipart with files)."""
         deadline = time.monotonic() + self._retry.max_elapsed_seconds
         for attempt in range(1, self._retry.max_attempts + 1):
             retry_after: float | None = None
             try:
-                response = await self._client.request(method, path, json=json, content=content, headers=headers)
+                response = await self._client.request(
+                    method, path, json=json, content=content, data=data, files=files, headers=headers
+                )
             except httpx.TransportError as error:
                 outcome = type(error).__name__
                 status: int | None = None

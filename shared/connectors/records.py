@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+import logging
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,6 +23,10 @@ from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 from azure.storage.blob.aio import BlobServiceClient, ContainerClient
 
 from shared.connections import state_container
+
+from .outbound import NotModifiable, PlatformError
+
+logger = logging.getLogger(__name__)
 
 
 async def _container(service: BlobServiceClient) -> ContainerClient:
@@ -65,6 +70,29 @@ async def mark_reported(service: BlobServiceClient, platform: str, request_id: s
     record["reported"] = {"answer": answer, "at": datetime.now(UTC).isoformat()}
     blob = _request_blob(platform, request_id)
     await state_container(service).upload_blob(blob, json.dumps(record).encode(), overwrite=True)
+
+
+async def answer(
+    service: BlobServiceClient, platform: str, request_id: str, sending: Callable[[], Awaitable[None]]
+) -> str:
+    """Run ``sending`` (the calls that answer the platform) and record how it went: ``sent``;
+    ``not_modifiable`` (the platform's 409: final, never retried); ``error: …`` (after the client's
+    retries; not recorded, so a redelivery or a repeat of the request answers again)."""
+    try:
+        await sending()
+    except NotModifiable:
+        logger.warning("%s: request %s is no longer modifiable; the answer was not taken", platform, request_id)
+        await mark_reported(service, platform, request_id, "not_modifiable")
+        return "not_modifiable"
+    except PlatformError as error:
+        logger.warning("%s: answer to request %s failed: %s", platform, request_id, error)
+        return f"error: {error}"
+    await mark_reported(service, platform, request_id, "sent")
+    return "sent"
+
+
+def reported_before(record: Mapping[str, Any]) -> bool:
+    return (record.get("reported") or {}).get("answer") in ("sent", "not_modifiable")
 
 
 async def first_use(service: BlobServiceClient, platform: str, token_id: str) -> bool:

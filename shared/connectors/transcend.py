@@ -24,7 +24,7 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,9 +38,9 @@ from shared.http_api import Answer
 from shared.instances import DurableClient
 from shared.results import layout
 from shared.results.store import ResultStore, StoredFile
-from shared.settings import SettingsError, TranscendSettings, app_settings, load_resources
+from shared.settings import SettingsError, TranscendSettings, app_settings
 
-from . import identity, records
+from . import exported, identity, records
 from .outbound import NotModifiable, PlatformClient, PlatformError
 
 logger = logging.getLogger(__name__)
@@ -86,13 +86,6 @@ class Webhook:
 
 def configured(environ: Mapping[str, str] | None = None) -> TranscendSettings | None:
     return app_settings(environ).transcend
-
-
-def check_settings(environ: Mapping[str, str] | None = None) -> None:
-    """At start-up: the resources the connector searches exist and map people one way."""
-    settings = configured(environ)
-    if settings is not None:
-        identity.shared_mapping(load_resources(environ), settings.resource_names, "CVDSR_TRANSCEND__RESOURCES")
 
 
 # -- the signing key ------------------------------------------------------------------------------------
@@ -217,8 +210,7 @@ def _text(document: Mapping[str, Any], key: str) -> str | None:
 
 def cvdsr_request(webhook: Webhook, request_id: str, settings: TranscendSettings) -> dict[str, Any]:
     """The request v1 this webhook asks for."""
-    mapping = identity.shared_mapping(load_resources(), settings.resource_names, "CVDSR_TRANSCEND__RESOURCES")
-    selector = identity.image_selector(mapping, [identity.normalise(webhook.identifier, webhook.identifier_kind)])
+    selector = identity.subject_selector(settings, PLATFORM, [(webhook.identifier, webhook.identifier_kind)])
     request: dict[str, Any] = {
         "schema_version": 1,
         "request_id": request_id,
@@ -314,28 +306,22 @@ def _not_applicable(kind: str) -> str:
 
 async def report(request: Mapping[str, Any], outcome: Mapping[str, Any]) -> str | None:
     """Report the outcome to Sombra, if this request came through the Transcend webhook; returns what
-    happened (``sent``, ``not_modifiable``, ``error: …``), or None for a request Transcend did not send."""
+    happened (``records.answer``), or None for a request Transcend did not send."""
     settings = configured()
     request_id = str(request.get("request_id", ""))
     async with blob_service() as service:
         record = await records.load(service, PLATFORM, request_id)
         if record is None or settings is None:
             return None
-        if (record.get("reported") or {}).get("answer") in ("sent", "not_modifiable"):
+        if records.reported_before(record):
             return "sent before"
         store = ResultStore(results_container(service))
-        try:
+
+        async def sending() -> None:
             async with sombra(settings) as client:
                 await _report(client, store, request_id, record, settings, request, outcome)
-        except NotModifiable:
-            logger.warning("transcend: request %s is no longer modifiable; its report was not taken", request_id)
-            await records.mark_reported(service, PLATFORM, request_id, "not_modifiable")
-            return "not_modifiable"
-        except PlatformError as error:
-            logger.warning("transcend: report of %s failed: %s", request_id, error)
-            return f"error: {error}"
-        await records.mark_reported(service, PLATFORM, request_id, "sent")
-    return "sent"
+
+        return await records.answer(service, PLATFORM, request_id, sending)
 
 
 async def _send(
@@ -346,17 +332,12 @@ async def _send(
     body: dict[str, Any],
 ) -> str:
     """One ``PUT /v1/data-silo`` (a status with no data), recorded like a report."""
-    try:
+
+    async def sending() -> None:
         async with sombra(settings) as client:
             await client.send("PUT", "/v1/data-silo", "status", json=_profiles(record) | body, headers=_nonce(record))
-    except NotModifiable:
-        await records.mark_reported(service, PLATFORM, request_id, "not_modifiable")
-        return "not_modifiable"
-    except PlatformError as error:
-        logger.warning("transcend: status of %s not sent: %s", request_id, error)
-        return f"error: {error}"
-    await records.mark_reported(service, PLATFORM, request_id, "sent")
-    return "sent"
+
+    return await records.answer(service, PLATFORM, request_id, sending)
 
 
 def _nonce(record: Mapping[str, Any]) -> dict[str, str]:
@@ -401,7 +382,7 @@ async def _report(
             "PUT", "/v1/data-silo", "resolve", json=_profiles(record) | {"status": "RESOLVED"}, headers=headers
         )
         return
-    listing = [stored async for stored in _exported(store, request_id)]
+    listing = [stored async for stored in exported.files(store, request_id)]
     if settings.files == "files":
         for stored in (s for s in listing if "/images/" in s.path):
             await _upload_file(client, store, stored, settings.files_datapoint, headers)
@@ -416,20 +397,12 @@ async def _report(
     )
 
 
-async def _exported(store: ResultStore, request_id: str) -> AsyncIterator[StoredFile]:
-    """The export's image records (workspace and trained iterations' snapshots: an image removed from the
-    workspace may still be in one) and image files (each once)."""
-    async for stored in store.list_files(f"{layout.data_prefix(request_id)}projects/"):
-        if stored.path.endswith("/images.jsonl") or "/images/" in stored.path:
-            yield stored
-
-
 async def _upload_file(
     client: PlatformClient, store: ResultStore, stored: StoredFile, datapoint: str, nonce: Mapping[str, str]
 ) -> None:
     if stored.size > MAX_UPLOAD_BYTES:
         raise PlatformError(PLATFORM, "file", f"a file of {stored.size} bytes is over Sombra's limit")
-    data = await (await store.container.get_blob_client(stored.path).download_blob()).readall()
+    data = await store.read_bytes(stored.path)
     headers = {
         **nonce,
         "content-type": "application/octet-stream",
@@ -454,7 +427,7 @@ async def _upload_records(
     records_: list[dict[str, Any]] = []
     size = 0
     chunked = False
-    async for line in _lines(store, paths):
+    async for line in exported.records(store, paths):
         records_.append(line)
         size += len(json.dumps(line))
         if size > RECORDS_IN_ONE_BODY or (chunked and len(records_) >= CHUNK_RECORDS):
@@ -481,15 +454,3 @@ async def _chunk(
 ) -> None:
     body = {"dataPointName": datapoint, "data": page, "isLastPage": last, "fileId": f"{datapoint}.json"}
     await client.send("POST", "/v1/datapoint-chunked", "records page", json=body, headers=nonce)
-
-
-async def _lines(store: ResultStore, paths: list[str]) -> AsyncIterator[dict[str, Any]]:
-    """Each image's record once: the workspace's (listed first, by name) before a snapshot's copy."""
-    seen: set[str] = set()
-    for path in sorted(paths, key=lambda p: "/iterations/" in p):
-        downloader = await store.container.get_blob_client(path).download_blob()
-        for line in (await downloader.readall()).splitlines():
-            record = json.loads(line) if line.strip() else None
-            if record is not None and record.get("id") not in seen:
-                seen.add(record.get("id"))
-                yield record

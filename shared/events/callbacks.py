@@ -105,7 +105,8 @@ def _canonical(host: str) -> str:
     return str(address) if address is not None else host
 
 
-def _hosts(value: str) -> frozenset[str]:
+def host_list(value: str) -> frozenset[str]:
+    """A comma-separated list of hosts (``*.example.com`` for subdomains), as the policy compares them."""
     return frozenset(_canonical(entry) for entry in value.split(",") if entry.strip())
 
 
@@ -156,7 +157,7 @@ class CallbackPolicy:
     @classmethod
     def from_settings(cls, environ: Mapping[str, str] | None = None) -> CallbackPolicy:
         settings = app_settings(environ)
-        return cls(hosts=_hosts(settings.callback_hosts), dev_hosts=_hosts(settings.callback_dev_hosts))
+        return cls(hosts=host_list(settings.callback_hosts), dev_hosts=host_list(settings.callback_dev_hosts))
 
     def check_url(self, url: str) -> str | None:
         """The static check (at intake, and again before each send): None, or the rule the URL breaks."""

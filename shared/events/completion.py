@@ -115,7 +115,7 @@ async def deliver_outcome(
         result = await result_links(service, container, outcome, environ)
     delivery = await send_completion(make_event(request, outcome, result), request, environ)
     # The privacy platform whose webhook started the request hears of it through its own API.
-    return delivery | await connectors.report(request, outcome)
+    return delivery | await connectors.report(request, outcome, result)
 
 
 def make_event(request: Mapping[str, Any], outcome: Mapping[str, Any], result: Mapping[str, Any]) -> dict[str, Any]:

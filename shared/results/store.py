@@ -178,9 +178,13 @@ class ResultStore:
             size += len(chunk)
         return digest.hexdigest(), size
 
-    async def read_json(self, path: str) -> Any:
+    async def read_bytes(self, path: str) -> bytes:
         downloader = await self.container.get_blob_client(path).download_blob()
-        return json.loads(await downloader.readall())
+        data: bytes = await downloader.readall()
+        return data
+
+    async def read_json(self, path: str) -> Any:
+        return json.loads(await self.read_bytes(path))
 
     async def exists(self, path: str) -> bool:
         return bool(await self.container.get_blob_client(path).exists())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 import httpx
@@ -67,3 +68,23 @@ def _all(fetch: Any) -> list[Any]:
         found.extend(page)
         if len(page) < 256:
             return found
+
+
+def subjects_images(env: Any, subject: str) -> dict[str, str]:
+    """``{image id: sha256 of its file}`` of the images whose metadata names ``subject``, in the
+    workspace or in a trained iteration's snapshot, read through Microsoft's SDK."""
+    client = sdk(env.simulator.base_url)
+    found: dict[str, str] = {}
+    for project in client.get_projects():
+        trained = [i.id for i in client.get_iterations(project.id) if i.status == "Completed"]
+        for iteration_id in [None, *trained]:
+            skip = 0
+            while True:
+                page = client.get_images(project.id, iteration_id=iteration_id, take=256, skip=skip)
+                for image in page:
+                    if (image.metadata or {}).get("subject") == subject and image.id not in found:
+                        found[image.id] = hashlib.sha256(httpx.get(image.original_image_uri).content).hexdigest()
+                if len(page) < 256:
+                    break
+                skip += 256
+    return found

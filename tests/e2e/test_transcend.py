@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from local.platforms.transcend import FakeSombra
 from tests.support.http_server import serve
 
-from .ground_truth import sdk
+from .ground_truth import subjects_images
 from .support import TRAINING_KEY, Environment, environment, stored_texts, wait_for
 
 API_KEY = "tk_live_e2e-8d1f0c6a2b"
@@ -57,26 +57,6 @@ def finished(env: Environment, request_id: str) -> dict[str, Any]:
 
     status: dict[str, Any] = wait_for(done, timeout=120, what=f"{request_id} to finish")
     return status
-
-
-def subjects_images(env: Environment, subject: str) -> dict[str, str]:
-    """``{image id: sha256 of its file}`` of the images whose metadata names ``subject``, in the
-    workspace or in a trained iteration's snapshot, read through Microsoft's SDK."""
-    client = sdk(env.simulator.base_url)
-    found: dict[str, str] = {}
-    for project in client.get_projects():
-        trained = [i.id for i in client.get_iterations(project.id) if i.status == "Completed"]
-        for iteration_id in [None, *trained]:
-            skip = 0
-            while True:
-                page = client.get_images(project.id, iteration_id=iteration_id, take=256, skip=skip)
-                for image in page:
-                    if (image.metadata or {}).get("subject") == subject and image.id not in found:
-                        found[image.id] = hashlib.sha256(httpx.get(image.original_image_uri).content).hexdigest()
-                if len(page) < 256:
-                    break
-                skip += 256
-    return found
 
 
 def test_an_access_request_resolves_in_sombra_with_the_persons_records_and_files(
