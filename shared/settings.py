@@ -24,7 +24,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, StringConstraints, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, StringConstraints, ValidationError, model_validator
 from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
 
 PREFIX = "CUSTOMVISION__"
@@ -160,6 +160,33 @@ class OneTrustSettings(ConnectorSettings):
         return self.base_url.rstrip("/")
 
 
+class ServiceNowSettings(BaseModel):
+    """``CVDSR_SERVICENOW__*``: the task a request names (``ticket.system: servicenow``) is updated
+    through the Table and Attachment APIs (``shared.connectors.servicenow``, docs/connectors.md)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    instance_url: HttpsOrLocalUrl  # https://<instance>.service-now.com
+    table: Annotated[str, StringConstraints(pattern=r"^[a-z0-9_]{1,80}$")]  # the privacy task table (per instance)
+    username: str | None = None  # Basic authentication ...
+    password: SecretStr | None = None
+    token: SecretStr | None = None  # ... or an OAuth access token
+    # The task's state codes (per table; unconfirmed): unset leaves the state alone.
+    state_succeeded: str | None = None
+    state_failed: str | None = None
+    attach: Literal["files", "none"] = "files"  # the package or the erasure certificate
+
+    @model_validator(mode="after")
+    def _one_credential(self) -> ServiceNowSettings:
+        if (self.token is None) == (self.username is None or self.password is None):
+            raise ValueError("set USERNAME and PASSWORD, or TOKEN")
+        return self
+
+    @property
+    def instance(self) -> str:
+        return self.instance_url.rstrip("/")
+
+
 class AppSettings(BaseSettings):
     """Every ``CVDSR_<FIELD>`` app setting. An empty value counts as unset, as the portal writes it.
     A section of a connector is ``CVDSR_<PLATFORM>__<FIELD>``."""
@@ -208,6 +235,7 @@ class AppSettings(BaseSettings):
     transcend: TranscendSettings | None = None
     datagrail: DataGrailSettings | None = None
     onetrust: OneTrustSettings | None = None
+    servicenow: ServiceNowSettings | None = None
 
     def project_width(self, request_type: str) -> int:
         return self.project_parallelism or DEFAULT_PROJECT_WIDTH[request_type]

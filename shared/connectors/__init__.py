@@ -6,6 +6,7 @@
 - ``transcend``: the Transcend "Server Webhook" integration.
 - ``datagrail``: DataGrail's HMAC-signed webhook and its callback URL.
 - ``onetrust``: a OneTrust workflow's webhook, and the subtask completed through the DSAR API.
+- ``servicenow``: the task a request names, updated through the Table and Attachment APIs.
 
 A connector turns a webhook into a request v1 and starts it through ``shared.intake.submit``, like every
 channel (validation, de-duplication, rejection records and events). Its report goes out with the
@@ -36,11 +37,12 @@ async def report(request: Mapping[str, Any], outcome: Mapping[str, Any], result:
     """``{platform: how the report went}`` for the platform whose webhook started this request, if any.
     ``result`` is the completion event's (the fresh read link to the package)."""
     # Imported here: the connectors start requests through shared.intake, which delivers outcomes.
-    from . import datagrail, onetrust, transcend
+    from . import datagrail, onetrust, servicenow, transcend
 
     answers = {
         transcend.PLATFORM: await transcend.report(request, outcome),
         datagrail.PLATFORM: await datagrail.report(request, outcome, result),
         onetrust.PLATFORM: await onetrust.report(request, outcome, result),
+        servicenow.PLATFORM: await servicenow.report(request, outcome, result),
     }
     return {platform: answer for platform, answer in answers.items() if answer is not None}
