@@ -196,10 +196,12 @@ async def _post(settings: DataGrailSettings, record: Mapping[str, Any], body: Ma
 async def report(request: Mapping[str, Any], outcome: Mapping[str, Any], result: Mapping[str, Any]) -> str | None:
     """POST the outcome to the notification's callback URL, if DataGrail sent this request."""
     settings = configured()
+    if settings is None:  # not configured: nothing to look up
+        return None
     request_id = str(request.get("request_id", ""))
     async with blob_service() as service:
         record = await records.load(service, PLATFORM, request_id)
-        if record is None or settings is None:
+        if record is None:
             return None
         if records.reported_before(record):
             return "sent before"

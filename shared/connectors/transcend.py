@@ -37,7 +37,7 @@ from shared.dsr_request import is_request_id
 from shared.http_api import Answer
 from shared.instances import DurableClient
 from shared.results import layout
-from shared.results.store import ResultStore, StoredFile
+from shared.results.store import ResultStore
 from shared.settings import SettingsError, TranscendSettings, app_settings
 
 from . import exported, identity, records
@@ -308,10 +308,12 @@ async def report(request: Mapping[str, Any], outcome: Mapping[str, Any]) -> str 
     """Report the outcome to Sombra, if this request came through the Transcend webhook; returns what
     happened (``records.answer``), or None for a request Transcend did not send."""
     settings = configured()
+    if settings is None:  # not configured: nothing to look up
+        return None
     request_id = str(request.get("request_id", ""))
     async with blob_service() as service:
         record = await records.load(service, PLATFORM, request_id)
-        if record is None or settings is None:
+        if record is None:
             return None
         if records.reported_before(record):
             return "sent before"
@@ -385,29 +387,26 @@ async def _report(
     listing = [stored async for stored in exported.files(store, request_id)]
     if settings.files == "files":
         for stored in (s for s in listing if "/images/" in s.path):
-            await _upload_file(client, store, stored, settings.files_datapoint, headers)
+            await _upload_file(client, store, stored.path, settings.files_datapoint, headers)
     elif settings.files == "package" and await store.exists(layout.export_zip(request_id)):
-        package = layout.export_zip(request_id)
-        digest, size = await store.digest(package)
-        await _upload_file(
-            client, store, StoredFile(package, size, digest, "application/zip"), settings.files_datapoint, headers
-        )
+        await _upload_file(client, store, layout.export_zip(request_id), settings.files_datapoint, headers)
     await _upload_records(
         client, store, [s.path for s in listing if s.path.endswith("/images.jsonl")], record, settings, headers
     )
 
 
 async def _upload_file(
-    client: PlatformClient, store: ResultStore, stored: StoredFile, datapoint: str, nonce: Mapping[str, str]
+    client: PlatformClient, store: ResultStore, path: str, datapoint: str, nonce: Mapping[str, str]
 ) -> None:
-    if stored.size > MAX_UPLOAD_BYTES:
-        raise PlatformError(PLATFORM, "file", f"a file of {stored.size} bytes is over Sombra's limit")
-    data = await store.read_bytes(stored.path)
+    """One file to a datapoint (a person's image, or their package: small, so read whole)."""
+    data = await store.read_bytes(path)
+    if len(data) > MAX_UPLOAD_BYTES:
+        raise PlatformError(PLATFORM, "file", f"a file of {len(data)} bytes is over Sombra's limit")
     headers = {
         **nonce,
         "content-type": "application/octet-stream",
         "x-transcend-datapoint-name": datapoint,
-        "x-transcend-remote-id": stored.path.split("/data/", 1)[-1],
+        "x-transcend-remote-id": path.split("/data/", 1)[-1],
         # The records, sent last, complete the silo.
         "x-transcend-skip-status-update": "true",
     }

@@ -227,3 +227,22 @@ async def test_records_too_large_for_one_body_go_page_by_page_then_ready(
     assert all(status == 200 for _, _, status in pages)
     assert job.state == "resolved"
     assert job.status == "READY"
+
+
+async def test_the_package_mode_sends_the_package_then_the_records(
+    azurite: Any, sombra: FakeSombra, served: str
+) -> None:
+    headers, _ = sombra.webhook("ACCESS", "u-1")
+    record = {"nonce": headers["x-transcend-nonce"]}
+    async for container in new_container(azurite, "tp"):
+        store = ResultStore(container)
+        await store.put_bytes("r/export.zip", b"PK\x05\x06" + bytes(18), "application/zip")
+        await store.put_bytes("r/data/projects/p/images.jsonl", jsonl_bytes([{"id": "i-1"}]), "application/x-ndjson")
+        await store.put_bytes("r/data/projects/p/images/i-1.png", b"\x89PNG", "image/png")
+        configured = settings(sombra_url=served, files="package")
+        async with transcend.sombra(configured) as client:
+            await transcend._report(client, store, "r", record, configured, {"type": "export"}, {"status": "succeeded"})
+    job = sombra.jobs[record["nonce"]]
+    assert job.files == [("image_files", "r/export.zip", b"PK\x05\x06" + bytes(18))], "the package, not each file"
+    assert job.records == {"images": [{"id": "i-1"}]}
+    assert (job.state, job.status) == ("resolved", "READY")
