@@ -17,6 +17,7 @@ from azure.storage.blob.aio import BlobServiceClient
 from shared import claims, endings, fingerprints
 from shared.caller_policy import Caller, CallerPolicy
 from shared.connections import blob_service, results_container
+from shared.connectors import holds
 from shared.dsr_request import DsrRequest, RequestRejected, parse_request
 from shared.events.callbacks import CallbackPolicy
 from shared.events.cloudevent import build_event
@@ -59,6 +60,13 @@ async def submit(raw: bytes, client: DurableClient, *, channel: str, caller: Cal
         logger.warning("request rejected on %s: %s", channel, "; ".join(rejection.reasons))
         await record_rejection(rejection, client)
         return IntakeResult("rejected", rejection.record_id, tuple(rejection.reasons))
+
+    held = await _on_hold(request)
+    if held is not None:
+        on_hold = RequestRejected([held], request_id=request.request_id, raw=raw)
+        logger.warning("request %s rejected on %s: the person is on legal hold", request.request_id, channel)
+        await record_rejection(on_hold, client)
+        return IntakeResult("rejected", on_hold.record_id, tuple(on_hold.reasons))
 
     request_id = request.request_id
     async with blob_service() as service:
@@ -103,6 +111,18 @@ async def submit(raw: bytes, client: DurableClient, *, channel: str, caller: Cal
             return await _repeat(request, binding, _binding_of(existing, fingerprinter), existing, raw, client, channel)
     logger.info("request %s started from %s", request_id, channel)
     return IntakeResult("started", request_id)
+
+
+async def _on_hold(request: DsrRequest) -> str | None:
+    """Why an erasure of a person must not start now: their legal hold (``shared.connectors.holds``)."""
+    selector = request.scope.images
+    if request.type != "erase" or selector is None or request.dry_run:
+        return None
+    async with blob_service() as service:
+        hold = await holds.held(service, await holds.key(service, selector.model_dump(mode="json")))
+    if hold is None:
+        return None
+    return f"scope.images: the person is on legal hold since {hold['since']}; send the erasure again once it is removed"
 
 
 def _binding_of(status: Any, fingerprinter: fingerprints.Fingerprinter) -> str | None:

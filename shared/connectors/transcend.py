@@ -40,7 +40,7 @@ from shared.results import layout
 from shared.results.store import ResultStore
 from shared.settings import SettingsError, TranscendSettings, app_settings
 
-from . import exported, identity, records
+from . import exported, holds, identity, records
 from .outbound import NotModifiable, PlatformClient, PlatformError
 
 logger = logging.getLogger(__name__)
@@ -276,6 +276,9 @@ async def _accept(
         record = {"nonce": nonce, "type": webhook.type}
         if settings.send_profile_id:
             record["profile_id"] = webhook.profile.split(":", 1)[1]
+        if webhook.type in LEGAL_HOLD_TYPES:
+            await records.save(service, PLATFORM, request_id, record)
+            return await _legal_hold(service, webhook, request_id, record, settings, client)
         if webhook.type not in (ACCESS, ERASURE):
             await records.save(service, PLATFORM, request_id, record)
             reason = _not_applicable(webhook.type)
@@ -286,6 +289,14 @@ async def _accept(
         except (SettingsError, ValueError) as error:
             return Answer(400, {"error": str(error)})
         await records.save(service, PLATFORM, request_id, record)
+        if webhook.type == ERASURE:
+            hold_key = await holds.key(service, request["scope"]["images"])
+            hold = await holds.held(service, hold_key)
+            if hold is not None:
+                await holds.wait(service, hold_key, request)
+                message = f"cvdsr: on legal hold since {hold['since']}; the erasure starts when the hold is removed"
+                await _tell(settings, record, {"status": "WAITING", "message": message})
+                return Answer(200, {"outcome": "waiting", "request_id": request_id, "reason": message})
         result = await intake.submit(json.dumps(request).encode(), client, channel=PLATFORM)
     except BaseException:
         await records.forget_use(service, PLATFORM, webhook.token_id)
@@ -295,9 +306,44 @@ async def _accept(
     return Answer(200, result.to_json())
 
 
+async def _legal_hold(
+    service: BlobServiceClient,
+    webhook: Webhook,
+    request_id: str,
+    record: Mapping[str, Any],
+    settings: TranscendSettings,
+    client: DurableClient,
+) -> Answer:
+    """Place or remove the person's hold; removing one starts the erasures that waited for it."""
+    try:
+        selector = identity.subject_selector(settings, PLATFORM, [(webhook.identifier, webhook.identifier_kind)])
+    except (SettingsError, ValueError) as error:
+        return Answer(400, {"error": str(error)})
+    hold_key = await holds.key(service, selector)
+    started: list[str] = []
+    if webhook.type == "PLACE_ON_LEGAL_HOLD":
+        await holds.place(service, hold_key, {"platform": PLATFORM, "ticket": webhook.transcend_request_id})
+    else:
+        await holds.lift(service, hold_key)
+        for blob_name, waiting in await holds.waiting(service, hold_key):
+            result = await intake.submit(json.dumps(waiting).encode(), client, channel=PLATFORM)
+            await holds.started(service, blob_name)
+            started.append(result.request_id)
+    answer = await _send(service, request_id, record, settings, {"status": "RESOLVED"})
+    outcome = "hold placed" if webhook.type == "PLACE_ON_LEGAL_HOLD" else "hold removed"
+    return Answer(200, {"outcome": outcome, "request_id": request_id, "started": started, "report": answer})
+
+
+async def _tell(settings: TranscendSettings, record: Mapping[str, Any], body: dict[str, Any]) -> None:
+    """A status on the way (WAITING): not the answer, so not recorded as one; a failure only logged."""
+    try:
+        async with sombra(settings) as client:
+            await client.send("PUT", "/v1/data-silo", "status", json=_profiles(record) | body, headers=_nonce(record))
+    except PlatformError as error:
+        logger.warning("transcend: a status on the way was not taken: %s", error)
+
+
 def _not_applicable(kind: str) -> str:
-    if kind in LEGAL_HOLD_TYPES:
-        return "cvdsr does not place legal holds on Custom Vision images; hold them in the system of record"
     return f"{kind} does not apply to Custom Vision training images (cvdsr answers access and erasure)"
 
 

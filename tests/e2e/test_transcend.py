@@ -244,3 +244,42 @@ def test_no_api_key_token_or_subject_value_in_logs_history_or_events(
         if nonce in text:
             assert where.endswith(f"connectors/transcend/requests/{request_id}.json"), where
     assert TRAINING_KEY not in texts["logs"]
+
+
+def test_a_legal_hold_makes_an_erasure_wait_and_its_removal_starts_it(env: Environment, sombra: FakeSombra) -> None:
+    carols = subjects_images(env, "carol")
+    assert carols
+    headers, body = sombra.webhook("PLACE_ON_LEGAL_HOLD", "carol")
+    placed = deliver(env, headers, body)
+    assert placed.status_code == 200, placed.text
+    assert placed.json()["outcome"] == "hold placed"
+    assert sombra.jobs[headers["x-transcend-nonce"]].status == "RESOLVED"
+
+    mutations = env.mutations()
+    erase_headers, erase_body = sombra.webhook("ERASURE", "carol")
+    waiting = deliver(env, erase_headers, erase_body)
+    assert waiting.json()["outcome"] == "waiting"
+    job = sombra.jobs[erase_headers["x-transcend-nonce"]]
+    assert job.status == "WAITING"
+    assert job.message
+    assert "legal hold" in job.message
+    assert job.state == "open", "the erasure is not answered yet"
+    # The same person through the generic intake: refused, with the reason.
+    direct = env.post(
+        env.request("TR-HOLD-1", type="erase", scope={"projects": "all", "images": {"metadata": {"subject": "carol"}}})
+    )
+    assert direct.status_code == 400
+    assert "legal hold" in direct.json()["reasons"][0]
+    assert "carol" not in direct.text
+    assert env.mutations() == mutations, "nothing was erased during the hold"
+    assert subjects_images(env, "carol") == carols
+
+    remove_headers, remove_body = sombra.webhook("REMOVE_FROM_LEGAL_HOLD", "carol")
+    removed = deliver(env, remove_headers, remove_body)
+    assert removed.json()["outcome"] == "hold removed"
+    (started,) = removed.json()["started"]
+    assert started == waiting.json()["request_id"]
+    assert finished(env, started)["status"] == "succeeded"
+    wait_for(lambda: job.state == "resolved", timeout=30, what="the erasure to be answered")
+    assert job.status == "RESOLVED"
+    assert subjects_images(env, "carol") == {}
