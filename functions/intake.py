@@ -1,4 +1,5 @@
-"""Intake triggers: Storage queue, Service Bus queue and HTTP, all into ``shared.intake.submit``."""
+"""Intake triggers: Storage queue, Service Bus queue and HTTP, all into ``shared.intake.submit``; the
+status, result and health routes."""
 
 import json
 
@@ -42,3 +43,16 @@ async def dsr_intake_http(req: func.HttpRequest, client: df.DurableOrchestration
 @bp.durable_client_input(client_name="client")
 async def dsr_status_http(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     return respond(await http_api.request_status(req.route_params.get("request_id", ""), client))
+
+
+@bp.function_name("dsr_result_http")
+@bp.route(route="requests/{request_id}/result", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
+@bp.durable_client_input(client_name="client")
+async def dsr_result_http(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+    return respond(await http_api.request_result(req.route_params.get("request_id", ""), client))
+
+
+@bp.function_name("dsr_health_http")
+@bp.route(route="health", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
+async def dsr_health_http(req: func.HttpRequest) -> func.HttpResponse:
+    return respond(await http_api.health())

@@ -1,4 +1,5 @@
-"""The HTTP routes' bodies: ``POST /api/requests`` and ``GET /api/requests/{request_id}``.
+"""The HTTP routes' bodies: ``POST /api/requests``, ``GET /api/requests/{request_id}``, its ``/result``
+and ``GET /api/health``.
 
 Every answer is a 2xx or a 4xx the caller can act on, or a 503 with ``Retry-After`` when the platform
 (storage, the Durable extension) does not answer: never a 500 and never an echo of what was sent.
@@ -14,8 +15,12 @@ from typing import Any
 
 from shared import intake, status
 from shared.caller_policy import Caller
+from shared.connections import blob_service, results_container
+from shared.connectors import exported
 from shared.dsr_request import REQUEST_ID_RULE, is_request_id
-from shared.instances import DurableClient
+from shared.instances import RUNNING, DurableClient
+from shared.outcomes import manifest_head
+from shared.results.store import ResultStore
 
 logger = logging.getLogger(__name__)
 
@@ -54,3 +59,51 @@ async def request_status(request_id: str, client: DurableClient) -> Answer:
     if document is None:
         return Answer(404, {"error": "no such request"})
     return Answer(200, document)
+
+
+MAX_RESULT_ITEMS = 10_000  # a person's images; an account-wide export is read from its package
+
+
+async def health() -> Answer:
+    """``GET /api/health``: the app answers and its storage does (a platform's connection test)."""
+    try:
+        async with blob_service() as service:
+            await service.get_service_properties()
+    except Exception as error:
+        logger.warning("health: storage unavailable: %s", type(error).__name__)
+        return _retry_later("storage")
+    return Answer(200, {"status": "ok"})
+
+
+async def request_result(request_id: str, client: DurableClient) -> Answer:
+    """``GET /api/requests/{request_id}/result``: what a platform that polls (Fides) reads. ``status`` is
+    ``running`` until the request ends; a request that succeeded answers 200 with ``items``, the image
+    records of an export (each image once); one that failed, ended partially or was rejected answers
+    409, so that the poller stops instead of waiting for a completion that will not come."""
+    if not is_request_id(request_id):
+        return Answer(400, {"error": f"not a request id: {REQUEST_ID_RULE}"})
+    try:
+        document = await status.read(client, request_id)
+        async with blob_service() as service:
+            store = ResultStore(results_container(service))
+            head = await manifest_head(store, request_id)
+            if document is not None and document["runtime_status"] in RUNNING:
+                return Answer(200, {"request_id": request_id, "status": "running"})
+            ended = (document or {}).get("status") or (head or {}).get("status")
+            kind = (document or {}).get("type") or (head or {}).get("type")
+            if ended is None:
+                if document is None:
+                    return Answer(404, {"error": "no such request"})
+                ended = "failed"  # ended without an outcome (terminated)
+            if ended != "succeeded":
+                return Answer(409, {"request_id": request_id, "status": ended})
+            items: list[dict[str, Any]] = []
+            if kind == "export":
+                async for record in exported.records_of(store, request_id):
+                    if len(items) == MAX_RESULT_ITEMS:
+                        return Answer(413, {"error": f"more than {MAX_RESULT_ITEMS} images: read the package"})
+                    items.append(record)
+    except Exception as error:  # storage or the extension did not answer
+        logger.warning("result of %s unavailable: %s", request_id, type(error).__name__)
+        return _retry_later("result")
+    return Answer(200, {"request_id": request_id, "status": "succeeded", "type": kind, "items": items})
