@@ -19,21 +19,12 @@ from datetime import datetime
 from typing import Any
 
 from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
-from azure.storage.blob.aio import BlobServiceClient, ContainerClient
+from azure.storage.blob.aio import BlobServiceClient
 
-from shared.connections import state_container
+from shared.connections import created_state_container, state_container
 
 CLAIMS = "claims/"
 OPEN = "open/"
-
-
-async def _container(service: BlobServiceClient, environ: Mapping[str, str] | None) -> ContainerClient:
-    container = state_container(service, environ)
-    try:
-        await container.create_container()
-    except ResourceExistsError:
-        pass
-    return container
 
 
 async def holder(service: BlobServiceClient, request_id: str, environ: Mapping[str, str] | None = None) -> str | None:
@@ -51,7 +42,7 @@ async def claim(
 ) -> str:
     """Take ``request_id`` for the request with ``binding``; returns the binding that holds it now
     (``binding`` itself, or the one that got there first)."""
-    container = await _container(service, environ)
+    container = await created_state_container(service, environ)
     body = json.dumps({"request_id": request_id, "binding": binding}).encode()
     try:
         await container.upload_blob(f"{CLAIMS}{request_id}.json", body, overwrite=False)
@@ -63,7 +54,7 @@ async def claim(
 
 
 async def mark_open(service: BlobServiceClient, request_id: str, environ: Mapping[str, str] | None = None) -> None:
-    container = await _container(service, environ)
+    container = await created_state_container(service, environ)
     await container.upload_blob(f"{OPEN}{request_id}", b"", overwrite=True)
 
 

@@ -11,6 +11,7 @@ import os
 from collections.abc import Mapping
 
 from azure.core.credentials_async import AsyncTokenCredential
+from azure.core.exceptions import ResourceExistsError
 from azure.storage.blob.aio import BlobServiceClient, ContainerClient
 
 from shared.customvision import CallObserver, RetryPolicy, TrainingClient, shared_rate_limiter
@@ -79,6 +80,18 @@ def build_blob_service(config: StorageConfig) -> BlobServiceClient:
 
 def results_container(service: BlobServiceClient, environ: Mapping[str, str] | None = None) -> ContainerClient:
     return service.get_container_client(app_settings(environ).results_container)
+
+
+async def created_state_container(
+    service: BlobServiceClient, environ: Mapping[str, str] | None = None
+) -> ContainerClient:
+    """The state container, created if it is not there yet (another process creating it too is no error)."""
+    container = state_container(service, environ)
+    try:
+        await container.create_container()
+    except ResourceExistsError:
+        pass
+    return container
 
 
 def state_container(service: BlobServiceClient, environ: Mapping[str, str] | None = None) -> ContainerClient:

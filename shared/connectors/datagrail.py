@@ -25,6 +25,8 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
+from azure.storage.blob.aio import BlobServiceClient
+
 from shared import intake
 from shared.connections import blob_service
 from shared.events.callbacks import CallbackPolicy, host_list
@@ -198,12 +200,8 @@ async def report(request: Mapping[str, Any], outcome: Mapping[str, Any], result:
     settings = configured()
     if settings is None:  # not configured: nothing to look up
         return None
-    request_id = str(request.get("request_id", ""))
-    async with blob_service() as service:
-        record = await records.load(service, PLATFORM, request_id)
-        if record is None:
-            return None
-        if records.reported_before(record):
-            return "sent before"
-        body = callback_body(record, request_id, outcome, result)
-        return await records.answer(service, PLATFORM, request_id, lambda: _post(settings, record, body))
+
+    async def sending(_service: BlobServiceClient, record: dict[str, Any]) -> None:
+        await _post(settings, record, callback_body(record, str(request["request_id"]), outcome, result))
+
+    return await records.report(PLATFORM, request, sending)

@@ -21,10 +21,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
-from azure.storage.blob.aio import BlobServiceClient, ContainerClient
+from azure.storage.blob.aio import BlobServiceClient
 
 from shared import fingerprints
-from shared.connections import state_container
+from shared.connections import created_state_container, state_container
 
 
 async def key(service: BlobServiceClient, selector: Mapping[str, Any]) -> str:
@@ -34,17 +34,8 @@ async def key(service: BlobServiceClient, selector: Mapping[str, Any]) -> str:
     return (await fingerprints.load(service)).of(text).removeprefix(fingerprints.PREFIX)
 
 
-async def _container(service: BlobServiceClient) -> ContainerClient:
-    container = state_container(service)
-    try:
-        await container.create_container()
-    except ResourceExistsError:
-        pass
-    return container
-
-
 async def place(service: BlobServiceClient, hold_key: str, placed_by: Mapping[str, Any]) -> None:
-    container = await _container(service)
+    container = await created_state_container(service)
     document = {"since": datetime.now(UTC).isoformat(), **placed_by}
     try:
         await container.upload_blob(f"holds/{hold_key}/hold.json", json.dumps(document).encode(), overwrite=False)
@@ -62,7 +53,7 @@ async def held(service: BlobServiceClient, hold_key: str) -> dict[str, Any] | No
 
 
 async def wait(service: BlobServiceClient, hold_key: str, request: Mapping[str, Any]) -> None:
-    container = await _container(service)
+    container = await created_state_container(service)
     name = f"holds/{hold_key}/waiting/{request['request_id']}.json"
     await container.upload_blob(name, json.dumps(dict(request)).encode(), overwrite=True)
 

@@ -27,6 +27,8 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
+from azure.storage.blob.aio import BlobServiceClient
+
 from shared import intake
 from shared.connections import blob_service, results_container
 from shared.http_api import Answer
@@ -248,31 +250,23 @@ async def report(request: Mapping[str, Any], outcome: Mapping[str, Any], result:
     if settings is None:  # not configured: nothing to look up
         return None
     request_id = str(request.get("request_id", ""))
-    async with blob_service() as service:
-        record = await records.load(service, PLATFORM, request_id)
-        if record is None:
-            return None
-        if records.reported_before(record):
-            return "sent before"
-        store = ResultStore(results_container(service))
+
+    async def sending(service: BlobServiceClient, record: dict[str, Any]) -> None:
         subtask = str(record["subtask"])
+        if outcome.get("status") != "succeeded" or request.get("dry_run"):
+            reason = f"cvdsr {request.get('type')} {request_id} ended {outcome.get('status')}; see cvdsr"
+            await _status(settings, subtask, {"status": "FAILED", "comment": reason})
+            return
+        store = ResultStore(results_container(service))
+        attachments = []
+        if settings.attach == "files":
+            if request.get("type") == "erase":
+                certificate = layout.erasure_certificate(request_id)
+                name, data = "erasure-certificate.txt", await store.read_bytes(certificate)
+            else:
+                name, data = "images.csv", await images_csv(store, request_id)
+            attachments.append(await _attachment(settings, subtask, name, data))
+        body = {"comment": comment(request, outcome, result), "markAsComplete": True, "attachments": attachments}
+        await call(settings, "PUT", f"/api/datasubject/v2/subtasks/{subtask}/complete", "complete", json=body)
 
-        async def sending() -> None:
-            if outcome.get("status") != "succeeded" or request.get("dry_run"):
-                reason = f"cvdsr {request.get('type')} {request_id} ended {outcome.get('status')}; see cvdsr"
-                await _status(settings, subtask, {"status": "FAILED", "comment": reason})
-                return
-            attachments = []
-            if settings.attach == "files":
-                if request.get("type") == "erase":
-                    name, data = (
-                        "erasure-certificate.txt",
-                        await store.read_bytes(layout.erasure_certificate(request_id)),
-                    )
-                else:
-                    name, data = "images.csv", await images_csv(store, request_id)
-                attachments.append(await _attachment(settings, subtask, name, data))
-            body = {"comment": comment(request, outcome, result), "markAsComplete": True, "attachments": attachments}
-            await call(settings, "PUT", f"/api/datasubject/v2/subtasks/{subtask}/complete", "complete", json=body)
-
-        return await records.answer(service, PLATFORM, request_id, sending)
+    return await records.report(PLATFORM, request, sending)

@@ -20,22 +20,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
-from azure.storage.blob.aio import BlobServiceClient, ContainerClient
+from azure.storage.blob.aio import BlobServiceClient
 
-from shared.connections import state_container
+from shared.connections import blob_service, created_state_container, state_container
 
 from .outbound import NotModifiable, PlatformError
 
 logger = logging.getLogger(__name__)
-
-
-async def _container(service: BlobServiceClient) -> ContainerClient:
-    container = state_container(service)
-    try:
-        await container.create_container()
-    except ResourceExistsError:
-        pass
-    return container
 
 
 def _request_blob(platform: str, request_id: str) -> str:
@@ -49,7 +40,7 @@ def _token_blob(platform: str, token_id: str) -> str:
 async def save(service: BlobServiceClient, platform: str, request_id: str, record: Mapping[str, Any]) -> None:
     """Keep how to answer the platform. A redelivered webhook replaces the record (its nonce may be new)
     and clears ``reported``: the platform asking again means it has no answer, so it gets one again."""
-    container = await _container(service)
+    container = await created_state_container(service)
     document = {**record, "reported": None}
     await container.upload_blob(_request_blob(platform, request_id), json.dumps(document).encode(), overwrite=True)
 
@@ -95,9 +86,25 @@ def reported_before(record: Mapping[str, Any]) -> bool:
     return (record.get("reported") or {}).get("answer") in ("sent", "not_modifiable")
 
 
+Sending = Callable[[BlobServiceClient, dict[str, Any]], Awaitable[None]]
+
+
+async def report(platform: str, request: Mapping[str, Any], sending: Sending) -> str | None:
+    """Answer the platform whose receiver started ``request`` (``sending(service, record)``), once:
+    None when no receiver of ``platform`` started it, ``sent before`` when it was answered already."""
+    request_id = str(request.get("request_id", ""))
+    async with blob_service() as service:
+        record = await load(service, platform, request_id)
+        if record is None:
+            return None
+        if reported_before(record):
+            return "sent before"
+        return await answer(service, platform, request_id, lambda: sending(service, record))
+
+
 async def first_use(service: BlobServiceClient, platform: str, token_id: str) -> bool:
     """Record a token's use; False when it was used before (a replay)."""
-    container = await _container(service)
+    container = await created_state_container(service)
     try:
         await container.upload_blob(_token_blob(platform, token_id), b"", overwrite=False)
     except ResourceExistsError:

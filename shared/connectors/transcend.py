@@ -356,20 +356,13 @@ async def report(request: Mapping[str, Any], outcome: Mapping[str, Any]) -> str 
     settings = configured()
     if settings is None:  # not configured: nothing to look up
         return None
-    request_id = str(request.get("request_id", ""))
-    async with blob_service() as service:
-        record = await records.load(service, PLATFORM, request_id)
-        if record is None:
-            return None
-        if records.reported_before(record):
-            return "sent before"
+
+    async def sending(service: BlobServiceClient, record: dict[str, Any]) -> None:
         store = ResultStore(results_container(service))
+        async with sombra(settings) as client:
+            await _report(client, store, str(request["request_id"]), record, settings, request, outcome)
 
-        async def sending() -> None:
-            async with sombra(settings) as client:
-                await _report(client, store, request_id, record, settings, request, outcome)
-
-        return await records.answer(service, PLATFORM, request_id, sending)
+    return await records.report(PLATFORM, request, sending)
 
 
 async def _send(
