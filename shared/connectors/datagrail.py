@@ -149,18 +149,15 @@ def _request(document: Mapping[str, Any], request_id: str, kind: str, settings: 
     found = identity.identifiers_at(document, settings.identifier_fields)
     if not found:
         raise ValueError(f"no identifier of the person at {settings.identifier_fields}")
-    request: dict[str, Any] = {
-        "schema_version": 1,
-        "request_id": request_id,
-        "type": "export" if kind == EXPORT else "erase",
-        "resources": settings.resource_names,
-        "scope": {"projects": "all", "images": identity.subject_selector(settings, PLATFORM, found)},
-        "ticket": {"system": PLATFORM, "id": request_id.removeprefix("dg-")},
-    }
-    if kind == EXPORT:
-        request["include"] = ["images", "image_files"]
-        request["export_zip"] = True  # the callback carries one link: to the package
-    return request
+    # An export's callback carries one link: to the package.
+    return identity.subject_request(
+        settings,
+        PLATFORM,
+        request_id=request_id,
+        kind="export" if kind == EXPORT else "erase",
+        identifiers=found,
+        ticket={"id": request_id.removeprefix("dg-")},
+    )
 
 
 def callback_body(

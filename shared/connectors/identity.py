@@ -117,3 +117,33 @@ def identifiers_at(document: Mapping[str, Any], paths: str) -> list[tuple[str, s
         kind = path.rsplit(".", 1)[-1].replace("phone_number", "phone")
         found += [(v, kind) for v in values if isinstance(v, str) and v.strip()]
     return found
+
+
+def subject_request(
+    section: ConnectorSettings,
+    platform: str,
+    *,
+    request_id: str,
+    kind: str,
+    identifiers: Sequence[tuple[str, str | None]],
+    ticket: Mapping[str, str],
+    files: bool = True,
+    package: bool = True,
+) -> dict[str, Any]:
+    """The request v1 a platform's access (``kind`` export) or erasure (erase) of one person asks for:
+    their images in every project of the connector's resources. An export holds the image records,
+    their files unless ``files`` is off, and a package when ``package`` (one link to hand over)."""
+    if not identifiers:
+        raise ValueError("no identifier of the person")
+    request: dict[str, Any] = {
+        "schema_version": 1,
+        "request_id": request_id,
+        "type": kind,
+        "resources": section.resource_names,
+        "scope": {"projects": "all", "images": subject_selector(section, platform, identifiers)},
+        "ticket": {"system": platform, **ticket},
+    }
+    if kind == "export":
+        request["include"] = ["images", "image_files"] if files else ["images"]
+        request["export_zip"] = package
+    return request

@@ -171,18 +171,10 @@ def _request(
     found = identity.identifiers_at(document, settings.identifier_fields)
     if not found:
         raise ValueError(f"no identifier of the person at {settings.identifier_fields}")
-    request: dict[str, Any] = {
-        "schema_version": 1,
-        "request_id": request_id,
-        "type": kind,
-        "resources": settings.resource_names,
-        "scope": {"projects": "all", "images": identity.subject_selector(settings, PLATFORM, found)},
-        "ticket": {"system": PLATFORM, "id": ref},
-    }
-    if kind == "export":
-        request["include"] = ["images", "image_files"]
-        request["export_zip"] = True  # the comment carries one link: to the package
-    return request
+    # An export's comment carries one link: to the package.
+    return identity.subject_request(
+        settings, PLATFORM, request_id=request_id, kind=kind, identifiers=found, ticket={"id": ref}
+    )
 
 
 # -- outbound --------------------------------------------------------------------------------------------

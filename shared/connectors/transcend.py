@@ -210,22 +210,16 @@ def _text(document: Mapping[str, Any], key: str) -> str | None:
 
 def cvdsr_request(webhook: Webhook, request_id: str, settings: TranscendSettings) -> dict[str, Any]:
     """The request v1 this webhook asks for."""
-    selector = identity.subject_selector(settings, PLATFORM, [(webhook.identifier, webhook.identifier_kind)])
-    request: dict[str, Any] = {
-        "schema_version": 1,
-        "request_id": request_id,
-        "type": "export" if webhook.type == ACCESS else "erase",
-        "resources": settings.resource_names,
-        "scope": {"projects": "all", "images": selector},
-        "ticket": {
-            "system": PLATFORM,
-            "id": webhook.transcend_request_id[:256],
-            **({"url": webhook.link} if webhook.link else {}),
-        },
-    }
-    if webhook.type == ACCESS:
-        request["include"] = ["images", "image_files"] if settings.files != "none" else ["images"]
-        request["export_zip"] = settings.files == "package"
+    request = identity.subject_request(
+        settings,
+        PLATFORM,
+        request_id=request_id,
+        kind="export" if webhook.type == ACCESS else "erase",
+        identifiers=[(webhook.identifier, webhook.identifier_kind)],
+        ticket={"id": webhook.transcend_request_id, **({"url": webhook.link} if webhook.link else {})},
+        files=settings.files != "none",
+        package=settings.files == "package",
+    )
     if webhook.created_at:
         request["received_at"] = webhook.created_at
     return request
