@@ -3,8 +3,9 @@
 Starts Azurite, the Custom Vision simulator with its demo account, and the development host running
 ``function_app.py``; exports everything (with ``export.zip``), copies the results to
 ``./demo-results/`` so ``report.html`` can be opened, then erases one data subject's images (those
-with metadata ``subject = alice``) and prints the erasure certificate's summary. Stops everything it
-started, also on failure or Ctrl-C.
+with metadata ``subject = alice``) and prints the erasure certificate's summary. Last, Transcend asks:
+the fake Sombra (``local.platforms.transcend``) sends a signed access webhook for ``bob``, and his
+image records and files arrive in it. Stops everything it started, also on failure or Ctrl-C.
 """
 
 from __future__ import annotations
@@ -14,21 +15,26 @@ import json
 import signal
 import sys
 import tempfile
+import time
 import uuid
 from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
 from azure.storage.blob import BlobServiceClient
 
 from local.azurite import start_azurite
 from local.host import start_host_process
+from local.http_server import serve
+from local.platforms.transcend import FakeSombra
 from local.requests_cli import enqueue, wait_for_completion
 from local.simulator import SimulatorConfig, run_simulator
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO_KEY = "demo-training-key-" + uuid.uuid4().hex[:12]
+SOMBRA_KEY = "demo-transcend-key-" + uuid.uuid4().hex[:12]
 EVENTS = "dsr-events"
 
 
@@ -79,6 +85,8 @@ def run_from_args(args: argparse.Namespace) -> int:
         azurite = start_azurite(location=Path(scratch) / "azurite")
         stack.callback(azurite.stop, graceful=False)
         simulator = stack.enter_context(run_simulator(SimulatorConfig(seed="demo", training_key=DEMO_KEY)))
+        sombra = FakeSombra(api_key=SOMBRA_KEY, audience="demo-org")
+        sombra_url = stack.enter_context(serve(sombra.app()))
         env = {
             "AzureWebJobsStorage": azurite.connection_string,
             "CVDSR_TASK_HUB": f"demo{stamp}",
@@ -92,6 +100,12 @@ def run_from_args(args: argparse.Namespace) -> int:
             # The demo's own event channel only, whatever the calling shell has configured.
             "ServiceBusConnection": "",
             "CVDSR_WEBHOOK_URL": "",
+            # Transcend, through the fake Sombra; the demo's images name their person in metadata "subject".
+            "CVDSR_TRANSCEND__SOMBRA_URL": sombra_url,
+            "CVDSR_TRANSCEND__API_KEY": SOMBRA_KEY,
+            "CVDSR_TRANSCEND__AUDIENCE": "demo-org",
+            "CVDSR_TRANSCEND__RESOURCES": "demo",
+            "CUSTOMVISION__DEMO__SUBJECT_METADATA_KEY": "subject",
         }
         host = start_host_process(REPO, env=env, log_path=Path(scratch) / "host.log", extra_args=["--no-azurite"])
         stack.callback(host.stop)
@@ -129,8 +143,20 @@ def run_from_args(args: argparse.Namespace) -> int:
                     + ", ".join(project["trained_on_erased_images"])
                     + " (retrain or delete them)"
                 )
+        erased = bool(body["verified"]) and data["status"] == "succeeded"
+
+        _say("\n3. Transcend: the fake Sombra sends a signed ACCESS webhook for data subject 'bob'")
+        headers, webhook = sombra.webhook("ACCESS", "bob", profile=("email", "bob@example.test"))
+        answer = httpx.post(f"{host.base_url}/api/connectors/transcend", content=webhook, headers=headers, timeout=60)
+        _say(f"   cvdsr answered {answer.status_code}: request {answer.json().get('request_id')}")
+        job = sombra.jobs[headers["x-transcend-nonce"]]
+        deadline = time.monotonic() + args.timeout
+        while job.state != "resolved" and time.monotonic() < deadline:
+            time.sleep(0.5)
+        records = job.records.get("images", [])
+        _say(f"   Sombra received {len(records)} image record(s) and {len(job.files)} file(s); job {job.status}")
         _say("\nstopping the host, the simulator and Azurite")
-        return 0 if body["verified"] and data["status"] == "succeeded" else 1
+        return 0 if erased and job.state == "resolved" and records else 1
 
 
 if __name__ == "__main__":

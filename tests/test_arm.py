@@ -12,9 +12,9 @@ from typing import Any
 import httpx
 import pytest
 
+from local.http_server import serve
 from local.simulator import SimulatorConfig, create_app
 from shared.arm import ArmClient, ArmError
-from tests.support.http_server import serve
 
 CONFIG = SimulatorConfig(seed="demo", arm_operation_seconds=0.3)
 ACCOUNT = (

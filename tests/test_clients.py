@@ -12,12 +12,12 @@ from typing import Any
 
 import pytest
 
+from local.http_server import serve
 from local.simulator import SimulatorConfig, create_app
 from local.simulator.config import DEFAULT_TRAINING_KEY
 from shared import clients
 from shared.results import layout
 from shared.step import open_step
-from tests.support.http_server import serve
 
 
 @pytest.fixture(scope="module")

@@ -12,6 +12,7 @@ import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from local.http_server import serve
 from local.platforms.transcend import FakeSombra, _pem
 from shared.connectors import transcend
 from shared.connectors.outbound import NotModifiable, PlatformClient, PlatformError
@@ -19,7 +20,6 @@ from shared.customvision.retry import RetryPolicy
 from shared.results.store import ResultStore, jsonl_bytes
 from shared.settings import SettingsError, TranscendSettings, app_settings
 from tests.results.conftest import new_container
-from tests.support.http_server import serve
 
 API_KEY = "tk_live_unit-5b0e"
 

@@ -26,11 +26,11 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from local.host import HostConfig, run_host, start_host_process
+from local.http_server import serve
 from local.servicebus_peer import run_peer
 from local.simulator import SimulatorConfig, run_simulator
 from local.simulator.server import RunningSimulator
 from shared.events import channels
-from tests.support.http_server import serve
 
 REPO = Path(__file__).parents[2]
 TRAINING_KEY = "e2e-training-key-7f3a9c2b5d"

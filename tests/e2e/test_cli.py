@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -75,3 +76,4 @@ def test_the_demo_exports_and_erases_end_to_end(tmp_path: Path) -> None:
     erasures = list(tmp_path.glob("DEMO-ERASE-*"))
     certificate = json.loads((erasures[0] / "erasure-certificate.json").read_text())
     assert certificate["certificate"]["verified"] is True
+    assert re.search(r"Sombra received [1-9]\d* image record\(s\) and [1-9]\d* file\(s\); job READY", result.stdout)

@@ -13,8 +13,8 @@ from typing import Any
 import httpx
 import pytest
 
+from local.http_server import serve
 from local.platforms.onetrust import FakeOneTrust
-from tests.support.http_server import serve
 
 from .ground_truth import subjects_images
 from .support import Environment, environment, wait_for

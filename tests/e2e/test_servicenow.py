@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
+from local.http_server import serve
 from local.platforms.servicenow import FakeServiceNow
-from tests.support.http_server import serve
 
 from .ground_truth import subjects_images
 from .support import Environment, environment, wait_for

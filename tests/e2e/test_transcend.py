@@ -15,8 +15,8 @@ import pytest
 from azure.storage.blob import BlobServiceClient
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from local.http_server import serve
 from local.platforms.transcend import FakeSombra
-from tests.support.http_server import serve
 
 from .ground_truth import subjects_images
 from .support import TRAINING_KEY, Environment, environment, stored_texts, wait_for

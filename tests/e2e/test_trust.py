@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from tests.support.http_server import serve
+from local.http_server import serve
 
 from . import ground_truth
 from .support import Environment, environment, wait_for

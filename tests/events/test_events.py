@@ -15,11 +15,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from local.http_server import serve
 from shared.connections import AZURITE_CONNECTION_STRING
 from shared.events import channels
 from shared.events.cloudevent import build_event, event_type
 from shared.events.completion import send_completion
-from tests.support.http_server import serve
 
 SECRET = "whsec-test-0123456789"
 

@@ -1,4 +1,5 @@
-"""A real HTTP server on a free loopback port, in a background thread, for webhook receivers."""
+"""A real HTTP server on a free loopback port, in a background thread: the platforms' fakes in the demo,
+and webhook receivers and fakes in the tests."""
 
 from __future__ import annotations
 
