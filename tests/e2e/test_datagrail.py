@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import time
 import zipfile
 from collections.abc import Iterator
@@ -18,7 +19,7 @@ from local.http_server import serve
 from local.platforms.datagrail import FakeDataGrail
 
 from .ground_truth import subjects_images
-from .support import Environment, environment, wait_for
+from .support import Environment, environment, stored_texts, wait_for
 
 SECRET = "dg-e2e-secret-0c7b41"
 
@@ -160,3 +161,21 @@ def test_an_opt_out_is_answered_not_applicable(env: Environment, datagrail: Fake
     (body,) = callbacks(datagrail, webhook_id)
     assert body["status"] == "not_applicable"
     assert env.status(f"dg-{webhook_id}") is None
+
+
+def test_no_secret_in_logs_history_blobs_or_events(
+    env: Environment, datagrail: FakeDataGrail, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    notification = datagrail.notification("access", email="nobody-at-all@example.test")
+    request_id = deliver(env, notification).json()["request_id"]
+    callbacks(datagrail, request_id.removeprefix("dg-"))
+    texts = {"logs": "\n".join(record.getMessage() for record in caplog.records)}
+    assert request_id in texts["logs"], "the host's logs were captured"
+    texts |= stored_texts(env.connection_string, hub=env.settings["CVDSR_TASK_HUB"])
+    texts["events"] = json.dumps(env.events(request_id))
+    signature = notification[0]["X-Webhook-Signature"]
+    for where, text in texts.items():
+        assert SECRET not in text, where
+        assert signature not in text, where
+        assert "nobody-at-all@example.test" not in text, where

@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
 from collections.abc import Iterator
 from typing import Any
 
@@ -17,7 +18,7 @@ from local.http_server import serve
 from local.platforms.onetrust import FakeOneTrust
 
 from .ground_truth import subjects_images
-from .support import Environment, environment, wait_for
+from .support import Environment, environment, stored_texts, wait_for
 
 CLIENT_SECRET = "ot-client-secret-93e1"
 WEBHOOK_SECRET = "ot-workflow-secret-5a7c"
@@ -134,3 +135,27 @@ def test_a_type_that_does_not_apply_is_answered_on_the_subtask(env: Environment,
     assert onetrust.subtasks[subtask].status == "COMPLETED"
     assert "do not apply" in (onetrust.subtasks[subtask].comment or "")
     assert env.status(answer.json()["request_id"]) is None
+
+
+def test_a_redelivered_subtask_starts_nothing_new_and_no_secret_is_kept(
+    env: Environment, onetrust: FakeOneTrust, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    headers, body, subtask = onetrust.webhook("carol", ["Get My Data"])
+    first = deliver(env, headers, body)
+    settled(onetrust, subtask)
+    request_id = first.json()["request_id"]
+    wait_for(lambda: (env.status(request_id) or {}).get("runtime_status") == "Completed", what="the request to end")
+    calls = env.api_calls()
+    onetrust.subtasks[subtask].status = "OPEN"  # the workflow runs its step again
+    again = deliver(env, headers, body)
+    assert again.json() == {"outcome": "resent", "request_id": first.json()["request_id"], "reasons": []}
+    settled(onetrust, subtask)
+    assert env.api_calls() == calls, "nothing read from Custom Vision again"
+    texts = {"logs": "\n".join(record.getMessage() for record in caplog.records)}
+    texts |= stored_texts(env.connection_string, hub=env.settings["CVDSR_TASK_HUB"])
+    texts["events"] = json.dumps(env.events(first.json()["request_id"]))
+    tokens = list(onetrust.tokens)
+    for where, text in texts.items():
+        for secret in (CLIENT_SECRET, WEBHOOK_SECRET, *tokens):
+            assert secret not in text, where
