@@ -3,13 +3,18 @@
 unpublish every published iteration → delete images (from every iteration) → wait until the
 background deletion is done → delete stored predictions → delete tags → delete iterations → delete
 the project. Every step is idempotent: NotFound means "already done", so a re-run after a crash
-continues where the last run stopped. What each call did is in ``audit.jsonl`` (the client's observer);
+continues where the last run stopped. That includes the project itself being gone: a step delivered
+again after a crash may run after ``delete_project`` did (its completion was not recorded yet), and
+a project that no longer exists has no images, predictions, tags or iterations left
+(``_project_gone``). What each call did is in ``audit.jsonl`` (the client's observer);
 the steps return counts only.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import functools
+from collections.abc import Awaitable, Callable
+from typing import Any, ParamSpec
 
 from shared.customvision import MAX_IMAGE_IDS, DeleteOutcome, NotFoundError
 from shared.customvision.models import ITERATION_STATUS_COMPLETED
@@ -17,6 +22,29 @@ from shared.selection import read_ids, select_images
 from shared.step import Step
 
 PREDICTION_ROUNDS_PER_STEP = 20
+NOTHING_DELETED = {"deleted": 0, "already_absent": 0}
+P = ParamSpec("P")
+
+
+def _project_gone(
+    nothing_left: dict[str, Any],
+) -> Callable[[Callable[P, Awaitable[dict[str, Any]]]], Callable[P, Awaitable[dict[str, Any]]]]:
+    """The step's answer when the project is already deleted (``NotFoundProject``): nothing left to do.
+    The read-back after the erase still checks that the project is gone."""
+
+    def wrap(step: Callable[P, Awaitable[dict[str, Any]]]) -> Callable[P, Awaitable[dict[str, Any]]]:
+        @functools.wraps(step)
+        async def run(*args: P.args, **kwargs: P.kwargs) -> dict[str, Any]:
+            try:
+                return await step(*args, **kwargs)
+            except NotFoundError as error:
+                if error.code != "NotFoundProject":
+                    raise
+                return dict(nothing_left)
+
+        return run
+
+    return wrap
 
 
 async def plan_project(step: Step, project_id: str, selector: dict[str, Any] | None) -> dict[str, Any]:
@@ -54,11 +82,13 @@ async def count_predictions(step: Step, project_id: str) -> int:
     return sum([len(page) async for page in step.client.iter_prediction_pages(project_id)])
 
 
+@_project_gone(NOTHING_DELETED)
 async def unpublish(step: Step, project_id: str, iteration_ids: list[str]) -> dict[str, Any]:
     outcomes = [await step.client.unpublish_iteration(project_id, i) for i in iteration_ids]
     return _tally(outcomes)
 
 
+@_project_gone({"requested": "all"})
 async def delete_all_images(step: Step, project_id: str) -> dict[str, Any]:
     """``allImages`` + ``allIterations``: the service finishes in the background; poll with
     ``remaining_images``."""
@@ -66,6 +96,7 @@ async def delete_all_images(step: Step, project_id: str) -> dict[str, Any]:
     return {"requested": "all"}
 
 
+@_project_gone({"requested": 0})
 async def delete_image_batch(step: Step, project_id: str, ids_path: str, batch: int) -> dict[str, Any]:
     """Batch ``batch`` (256 ids) of the selection, from the workspace and every iteration."""
     ids = await read_ids(step.store, ids_path, batch * MAX_IMAGE_IDS, MAX_IMAGE_IDS)
@@ -74,6 +105,7 @@ async def delete_image_batch(step: Step, project_id: str, ids_path: str, batch: 
     return {"requested": len(ids)}
 
 
+@_project_gone({"remaining": 0})
 async def remaining_images(
     step: Step, project_id: str, *, ids_path: str | None, iteration_ids: list[str]
 ) -> dict[str, Any]:
@@ -93,6 +125,7 @@ async def remaining_images(
     return {"remaining": remaining}
 
 
+@_project_gone({"deleted": 0, "more": False})
 async def delete_predictions(step: Step, project_id: str) -> dict[str, Any]:
     """Delete stored predictions, always re-reading from the start (the set shrinks as we delete).
 
@@ -108,11 +141,13 @@ async def delete_predictions(step: Step, project_id: str) -> dict[str, Any]:
     return {"deleted": deleted, "more": True}
 
 
+@_project_gone(NOTHING_DELETED)
 async def delete_tags(step: Step, project_id: str) -> dict[str, Any]:
     tags = await step.client.get_tags(project_id)
     return _tally([await step.client.delete_tag(project_id, tag.id) for tag in tags])
 
 
+@_project_gone(NOTHING_DELETED)
 async def delete_iterations(step: Step, project_id: str, iteration_ids: list[str] | None = None) -> dict[str, Any]:
     """Every iteration (or the listed ones). Published ones are unpublished first: an iteration
     published between planning and now would otherwise block the delete."""
