@@ -84,7 +84,10 @@ def test_an_access_request_calls_back_with_a_link_to_the_persons_package(
     files = {name.rsplit("/", 1)[1].split(".")[0] for name in package.namelist() if "/images/" in name}
     assert files == set(expected), "the package holds the person's image files, and no one else's"
 
-    # DataGrail sends the notification again: the same request, no work done twice, answered again.
+    # DataGrail sends the notification again, once the request has ended: the same request, no work
+    # done twice, answered again. (The callback goes out before the orchestration's last steps.)
+    request_id = f"dg-{webhook_id}"
+    wait_for(lambda: (env.status(request_id) or {}).get("runtime_status") == "Completed", what="the request to end")
     calls = env.api_calls()
     again = deliver(env, datagrail.notification("access", email="alice", webhook_request_id=webhook_id))
     assert again.json()["outcome"] == "resent"
