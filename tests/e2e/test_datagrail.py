@@ -173,6 +173,8 @@ def test_no_secret_in_logs_history_blobs_or_events(
     notification = datagrail.notification("access", email="nobody-at-all@example.test")
     request_id = deliver(env, notification).json()["request_id"]
     callbacks(datagrail, request_id.removeprefix("dg-"))
+    # Once the request has ended: until then its private work blob holds the selector, by design.
+    wait_for(lambda: (env.status(request_id) or {}).get("runtime_status") == "Completed", what="the request to end")
     texts = {"logs": "\n".join(record.getMessage() for record in caplog.records)}
     assert request_id in texts["logs"], "the host's logs were captured"
     texts |= stored_texts(env.connection_string, hub=env.settings["CVDSR_TASK_HUB"])
