@@ -6,9 +6,11 @@ for this organisation (``aud``), with ``scope`` ``coreIdentifier``, not older th
 and never seen before (``jti``, or the whole token when it has none). The body is not signed: the
 person is found by the token's signed ``value`` unless settings choose the profile identifier, and a
 body whose ``coreIdentifier`` differs from the token's is refused. ACCESS becomes an export of the
-person's images, ERASURE an erase of them, through the same intake as every channel; other types are
-answered ``SKIPPED`` with the reason. The request id comes from Transcend's request id, the type and a
-keyed fingerprint of the profile, so a redelivered webhook is the same request.
+person's images, ERASURE an erase of them, through the same intake as every channel;
+PLACE_ON_LEGAL_HOLD and REMOVE_FROM_LEGAL_HOLD place and remove the person's hold, which an ERASURE
+waits for (``shared.connectors.holds``); other types are answered ``SKIPPED`` with the reason. The
+request id comes from Transcend's request id, the type and a keyed fingerprint of the profile, so a
+redelivered webhook is the same request.
 
 Outbound, when the outcome is delivered: results through Sombra with the webhook's
 ``x-transcend-nonce`` (kept in the state container, ``shared.connectors.records``): image files to
