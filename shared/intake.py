@@ -61,16 +61,15 @@ async def submit(raw: bytes, client: DurableClient, *, channel: str, caller: Cal
         await record_rejection(rejection, client)
         return IntakeResult("rejected", rejection.record_id, tuple(rejection.reasons))
 
-    held = await _on_hold(request)
-    if held is not None:
-        on_hold = RequestRejected([held], request_id=request.request_id, raw=raw)
-        logger.warning("request %s rejected on %s: the person is on legal hold", request.request_id, channel)
-        await record_rejection(on_hold, client)
-        return IntakeResult("rejected", on_hold.record_id, tuple(on_hold.reasons))
-
     request_id = request.request_id
     async with blob_service() as service:
         fingerprinter = await fingerprints.load(service)
+        held = await _on_hold(service, fingerprinter, request)
+        if held is not None:
+            on_hold = RequestRejected([held], request_id=request_id, raw=raw)
+            logger.warning("request %s rejected on %s: the person is on legal hold", request_id, channel)
+            await record_rejection(on_hold, client)
+            return IntakeResult("rejected", on_hold.record_id, tuple(on_hold.reasons))
         store = ResultStore(results_container(service))
         clear = request.to_json()
         binding = fingerprinter.binding(clear)
@@ -113,13 +112,14 @@ async def submit(raw: bytes, client: DurableClient, *, channel: str, caller: Cal
     return IntakeResult("started", request_id)
 
 
-async def _on_hold(request: DsrRequest) -> str | None:
+async def _on_hold(
+    service: BlobServiceClient, fingerprinter: fingerprints.Fingerprinter, request: DsrRequest
+) -> str | None:
     """Why an erasure of a person must not start now: their legal hold (``shared.connectors.holds``)."""
     selector = request.scope.images
     if request.type != "erase" or selector is None or request.dry_run:
         return None
-    async with blob_service() as service:
-        hold = await holds.held(service, await holds.key(service, selector.model_dump(mode="json")))
+    hold = await holds.held(service, holds.key(fingerprinter, selector.model_dump(mode="json")))
     if hold is None:
         return None
     return f"scope.images: the person is on legal hold since {hold['since']}; send the erasure again once it is removed"

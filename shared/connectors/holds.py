@@ -27,11 +27,11 @@ from shared import fingerprints
 from shared.connections import created_state_container, state_container
 
 
-async def key(service: BlobServiceClient, selector: Mapping[str, Any]) -> str:
+def key(fingerprinter: fingerprints.Fingerprinter, selector: Mapping[str, Any]) -> str:
     """The hold key of a person's image selector (order-free, keyed: it names no one)."""
     canonical = {name: sorted(v) if isinstance(v, list) else v for name, v in selector.items() if v}
     text = json.dumps(canonical, sort_keys=True, separators=(",", ":"))
-    return (await fingerprints.load(service)).of(text).removeprefix(fingerprints.PREFIX)
+    return fingerprinter.of(text).removeprefix(fingerprints.PREFIX)
 
 
 async def place(service: BlobServiceClient, hold_key: str, placed_by: Mapping[str, Any]) -> None:

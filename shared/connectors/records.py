@@ -89,12 +89,18 @@ def reported_before(record: Mapping[str, Any]) -> bool:
 Sending = Callable[[BlobServiceClient, dict[str, Any]], Awaitable[None]]
 
 
-async def report(platform: str, request: Mapping[str, Any], sending: Sending) -> str | None:
+async def report(
+    platform: str, request: Mapping[str, Any], sending: Sending, *, first: Mapping[str, Any] | None = None
+) -> str | None:
     """Answer the platform whose receiver started ``request`` (``sending(service, record)``), once:
-    None when no receiver of ``platform`` started it, ``sent before`` when it was answered already."""
+    None when no receiver of ``platform`` started it, ``sent before`` when it was answered already.
+    ``first`` is the record to keep for a platform without a receiver (the request names it)."""
     request_id = str(request.get("request_id", ""))
     async with blob_service() as service:
         record = await load(service, platform, request_id)
+        if record is None and first is not None:
+            await save(service, platform, request_id, first)
+            record = {**first, "reported": None}
         if record is None:
             return None
         if reported_before(record):

@@ -17,7 +17,9 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
-from shared.connections import blob_service, results_container
+from azure.storage.blob.aio import BlobServiceClient
+
+from shared.connections import results_container
 from shared.results import layout
 from shared.results.store import ResultStore
 from shared.settings import ServiceNowSettings, app_settings
@@ -89,34 +91,28 @@ async def report(request: Mapping[str, Any], outcome: Mapping[str, Any], result:
     if settings is None or str(ticket.get("system", "")).lower() != PLATFORM or not ticket.get("id"):
         return None
     request_id = str(request.get("request_id", ""))
-    async with blob_service() as service:
-        record = await records.load(service, PLATFORM, request_id)
-        if record is not None and records.reported_before(record):
-            return "sent before"
-        if record is None:
-            await records.save(service, PLATFORM, request_id, {"ticket": str(ticket["id"])})
+
+    async def sending(service: BlobServiceClient, _record: dict[str, Any]) -> None:
         store = ResultStore(results_container(service))
+        async with _client(settings) as client:
+            sys_id = await _sys_id(client, settings, str(ticket["id"]))
+            succeeded = outcome.get("status") == "succeeded" and not request.get("dry_run")
+            if settings.attach == "files" and succeeded:
+                if request.get("type") == "erase":
+                    await _attach(
+                        client,
+                        store,
+                        settings,
+                        sys_id,
+                        layout.erasure_certificate(request_id),
+                        "erasure-certificate.json",
+                    )
+                elif await store.exists(layout.export_zip(request_id)):
+                    await _attach(client, store, settings, sys_id, layout.export_zip(request_id), "export.zip")
+            update: dict[str, str] = {"work_notes": work_note(request, outcome, result)}
+            state = settings.state_succeeded if succeeded else settings.state_failed
+            if state:
+                update["state"] = state
+            await client.send("PATCH", f"/api/now/table/{settings.table}/{sys_id}", "update task", json=update)
 
-        async def sending() -> None:
-            async with _client(settings) as client:
-                sys_id = await _sys_id(client, settings, str(ticket["id"]))
-                succeeded = outcome.get("status") == "succeeded" and not request.get("dry_run")
-                if settings.attach == "files" and succeeded:
-                    if request.get("type") == "erase":
-                        await _attach(
-                            client,
-                            store,
-                            settings,
-                            sys_id,
-                            layout.erasure_certificate(request_id),
-                            "erasure-certificate.json",
-                        )
-                    elif await store.exists(layout.export_zip(request_id)):
-                        await _attach(client, store, settings, sys_id, layout.export_zip(request_id), "export.zip")
-                update: dict[str, str] = {"work_notes": work_note(request, outcome, result)}
-                state = settings.state_succeeded if succeeded else settings.state_failed
-                if state:
-                    update["state"] = state
-                await client.send("PATCH", f"/api/now/table/{settings.table}/{sys_id}", "update task", json=update)
-
-        return await records.answer(service, PLATFORM, request_id, sending)
+    return await records.report(PLATFORM, request, sending, first={"ticket": str(ticket["id"])})

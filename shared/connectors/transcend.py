@@ -286,7 +286,7 @@ async def _accept(
             return Answer(400, {"error": str(error)})
         await records.save(service, PLATFORM, request_id, record)
         if webhook.type == ERASURE:
-            hold_key = await holds.key(service, request["scope"]["images"])
+            hold_key = holds.key(fingerprinter, request["scope"]["images"])
             hold = await holds.held(service, hold_key)
             if hold is not None:
                 await holds.wait(service, hold_key, request)
@@ -315,7 +315,7 @@ async def _legal_hold(
         selector = identity.subject_selector(settings, PLATFORM, [(webhook.identifier, webhook.identifier_kind)])
     except (SettingsError, ValueError) as error:
         return Answer(400, {"error": str(error)})
-    hold_key = await holds.key(service, selector)
+    hold_key = holds.key(await fingerprints.load(service), selector)
     started: list[str] = []
     if webhook.type == "PLACE_ON_LEGAL_HOLD":
         await holds.place(service, hold_key, {"platform": PLATFORM, "ticket": webhook.transcend_request_id})
@@ -333,10 +333,14 @@ async def _legal_hold(
 async def _tell(settings: TranscendSettings, record: Mapping[str, Any], body: dict[str, Any]) -> None:
     """A status on the way (WAITING): not the answer, so not recorded as one; a failure only logged."""
     try:
-        async with sombra(settings) as client:
-            await client.send("PUT", "/v1/data-silo", "status", json=_profiles(record) | body, headers=_nonce(record))
+        await _put_status(settings, record, body)
     except PlatformError as error:
         logger.warning("transcend: a status on the way was not taken: %s", error)
+
+
+async def _put_status(settings: TranscendSettings, record: Mapping[str, Any], body: dict[str, Any]) -> None:
+    async with sombra(settings) as client:
+        await client.send("PUT", "/v1/data-silo", "status", json=_profiles(record) | body, headers=_nonce(record))
 
 
 def _not_applicable(kind: str) -> str:
@@ -369,12 +373,7 @@ async def _send(
     body: dict[str, Any],
 ) -> str:
     """One ``PUT /v1/data-silo`` (a status with no data), recorded like a report."""
-
-    async def sending() -> None:
-        async with sombra(settings) as client:
-            await client.send("PUT", "/v1/data-silo", "status", json=_profiles(record) | body, headers=_nonce(record))
-
-    return await records.answer(service, PLATFORM, request_id, sending)
+    return await records.answer(service, PLATFORM, request_id, lambda: _put_status(settings, record, body))
 
 
 def _nonce(record: Mapping[str, Any]) -> dict[str, str]:
