@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install test lint typecheck pytest proof pacing demo simulate host clean
+.PHONY: install test lint typecheck pytest proof pacing interop demo simulate host clean
 
 install: $(STAMP) node_modules/.package-lock.json local.settings.json $(VENV)/checkov/.requirements.sha256
 
@@ -49,6 +49,13 @@ proof: install
 # share and the throughput against their bounds.
 pacing: install
 	CVDSR_PACING=full $(BIN)/pytest tests/pacing -n0 -p no:cacheprovider -s --timeout=1800
+
+# Interop with a real Fides server (issue 13): the shipped connector (integrations/fides) driven by Fides
+# itself. PostgreSQL and Redis come from Debian's packages, Fides from its own venv (.venv/fides).
+interop: install
+	sh tests/interop/setup-debian.sh
+	$(BIN)/python -c "from tests.interop.fides_server import ensure_fides; ensure_fides()"
+	CVDSR_INTEROP=full $(BIN)/pytest tests/interop -n0 -p no:cacheprovider --timeout=3600
 
 demo: install
 	$(BIN)/cvdsr demo

@@ -101,6 +101,12 @@ param webhookUrl string = ''
 @description('Key Vault secret holding the webhook signing key (CVDSR_WEBHOOK_SECRET, as a Key Vault reference). Empty: no secret setting, and webhooks are not sent.')
 param webhookSecretName string = ''
 
+@description('Privacy platform connectors (docs/connectors.md): their plain settings, each {name, value}, e.g. {name: \'CVDSR_FIDES__RESOURCES\', value: \'contoso_prod\'}. Secrets go in connectorSecrets.')
+param connectorSettings array = []
+
+@description('The connectors\' secrets, each {name, secretName}: the setting becomes a Key Vault reference to secretName (its value never passes through the template), e.g. {name: \'CVDSR_FIDES__TOKEN\', secretName: \'fides-token\'}.')
+param connectorSecrets array = []
+
 @minLength(3)
 @maxLength(45)
 @description('Durable Functions task hub name (CVDSR_TASK_HUB; host.json reads it).')
@@ -291,6 +297,10 @@ var webhookSecretSettings = empty(webhookSecretName) ? [] : [
     value: '@Microsoft.KeyVault(SecretUri=${keyVault.outputs.uri}secrets/${webhookSecretName}/)'
   }
 ]
+var connectorSecretSettings = [for secret in connectorSecrets: {
+  name: secret.name
+  value: '@Microsoft.KeyVault(SecretUri=${keyVault.outputs.uri}secrets/${secret.secretName}/)'
+}]
 var customVisionSettingGroups = [for cv in customVision: [
   {
     name: 'CUSTOMVISION__${cv.settingName}__ENDPOINT'
@@ -322,7 +332,7 @@ module functionApp 'app/function-app.bicep' = {
     serviceBusNamespaceName: serviceBus.outputs.name
     serviceBusConnectionName: names.serviceBusConnection
     applicationInsightsName: monitoring.outputs.applicationInsightsName
-    appSettings: concat(cvdsrSettings, webhookSecretSettings, flatten(customVisionSettingGroups))
+    appSettings: concat(cvdsrSettings, webhookSecretSettings, flatten(customVisionSettingGroups), connectorSettings, connectorSecretSettings)
     maximumInstanceCount: maximumInstanceCount
     instanceMemoryMB: instanceMemoryMB
     zoneRedundant: zoneRedundant

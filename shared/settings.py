@@ -160,6 +160,20 @@ class OneTrustSettings(ConnectorSettings):
         return self.base_url.rstrip("/")
 
 
+class FidesSettings(ConnectorSettings):
+    """``CVDSR_FIDES__*``: a Fides server drives cvdsr through the SaaS connector shipped in
+    ``integrations/fides/`` (``shared.connectors.fides``, docs/connectors.md)."""
+
+    token: SecretStr  # what the Fides connection sends as "Authorization: Bearer <api_key>"
+    # The Fides server's base URL: where the callback strategy's results go (its reply-to path is relative).
+    url: HttpsOrLocalUrl | None = None
+    files: bool = True  # an access request also exports the image files (and a package) into cvdsr's results
+
+    @property
+    def server(self) -> str | None:
+        return self.url.rstrip("/") if self.url else None
+
+
 class ServiceNowSettings(BaseModel):
     """``CVDSR_SERVICENOW__*``: the task a request names (``ticket.system: servicenow``) is updated
     through the Table and Attachment APIs (``shared.connectors.servicenow``, docs/connectors.md)."""
@@ -235,6 +249,7 @@ class AppSettings(BaseSettings):
     transcend: TranscendSettings | None = None
     datagrail: DataGrailSettings | None = None
     onetrust: OneTrustSettings | None = None
+    fides: FidesSettings | None = None
     servicenow: ServiceNowSettings | None = None
 
     def project_width(self, request_type: str) -> int:

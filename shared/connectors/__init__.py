@@ -6,6 +6,7 @@
 - ``transcend``: the Transcend "Server Webhook" integration.
 - ``datagrail``: DataGrail's HMAC-signed webhook and its callback URL.
 - ``onetrust``: a OneTrust workflow's webhook, and the subtask completed through the DSAR API.
+- ``fides``: the SaaS connector a Fides server runs (``integrations/fides/``), polling or called back.
 - ``servicenow``: the task a request names, updated through the Table and Attachment APIs.
 
 A connector turns a webhook into a request v1 and starts it through ``shared.intake.submit``, like every
@@ -27,7 +28,12 @@ def check_settings(environ: Mapping[str, str] | None = None) -> None:
     """At start-up, beside ``app_settings()``: the resources each configured connector searches exist
     and map people one way (``identity.shared_mapping``)."""
     settings = app_settings(environ)
-    sections = {"transcend": settings.transcend, "datagrail": settings.datagrail, "onetrust": settings.onetrust}
+    sections = {
+        "transcend": settings.transcend,
+        "datagrail": settings.datagrail,
+        "onetrust": settings.onetrust,
+        "fides": settings.fides,
+    }
     for platform, section in sections.items():
         if section is not None:
             shared_mapping(load_resources(environ), section.resource_names, resources_setting(platform))
@@ -37,12 +43,13 @@ async def report(request: Mapping[str, Any], outcome: Mapping[str, Any], result:
     """``{platform: how the report went}`` for the platform whose webhook started this request, if any.
     ``result`` is the completion event's (the fresh read link to the package)."""
     # Imported here: the connectors start requests through shared.intake, which delivers outcomes.
-    from . import datagrail, onetrust, servicenow, transcend
+    from . import datagrail, fides, onetrust, servicenow, transcend
 
     answers = {
         transcend.PLATFORM: await transcend.report(request, outcome),
         datagrail.PLATFORM: await datagrail.report(request, outcome, result),
         onetrust.PLATFORM: await onetrust.report(request, outcome, result),
         servicenow.PLATFORM: await servicenow.report(request, outcome, result),
+        fides.PLATFORM: await fides.report(request, outcome),
     }
     return {platform: answer for platform, answer in answers.items() if answer is not None}

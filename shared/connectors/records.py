@@ -54,10 +54,16 @@ async def load(service: BlobServiceClient, platform: str, request_id: str) -> di
     return document
 
 
+CREDENTIALS = "credentials"  # a record's short-lived credentials for its answer: dropped once it is final
+
+
 async def mark_reported(service: BlobServiceClient, platform: str, request_id: str, answer: str) -> None:
+    """Record the final answer; the record's ``credentials`` (a token the platform gave for this answer)
+    are no longer needed, so they are not kept at rest. A redelivery brings new ones."""
     record = await load(service, platform, request_id)
     if record is None:
         return
+    record.pop(CREDENTIALS, None)
     record["reported"] = {"answer": answer, "at": datetime.now(UTC).isoformat()}
     blob = _request_blob(platform, request_id)
     await state_container(service).upload_blob(blob, json.dumps(record).encode(), overwrite=True)

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from shared.settings import AppSettings, load_resources
+from shared.settings import app_settings as read_app_settings
 
 from . import bicep
 from .template import (
@@ -242,6 +243,26 @@ def test_key_vault_references_resolve_with_the_user_assigned_identity() -> None:
     expected = f"@Microsoft.KeyVault(SecretUri={vault_uri}secrets/cvdsr-webhook-secret/)"
     assert bicep.text(settings["CVDSR_WEBHOOK_SECRET"]) == expected
     assert "CVDSR_WEBHOOK_SECRET" not in app_settings(deploy())  # no secret name, no setting
+
+
+def test_connector_secrets_are_key_vault_references_the_app_reads() -> None:
+    """A privacy platform's secrets reach the app as Key Vault references (never values), beside its
+    plain settings, and the app's own settings object reads them as the connector's section."""
+    deployment = deploy(
+        customVisionResources=[CONTOSO],
+        connectorSettings=[{"name": "CVDSR_FIDES__RESOURCES", "value": "contoso_prod"}],
+        connectorSecrets=[{"name": "CVDSR_FIDES__TOKEN", "secretName": "fides-token"}],
+    )
+    settings = app_settings(deployment)
+    vault_uri = str(bicep.Opaque(ref_key(one(deployment, "Microsoft.KeyVault/vaults"), "properties.vaultUri")))
+    reference = f"@Microsoft.KeyVault(SecretUri={vault_uri}secrets/fides-token/)"
+    assert bicep.text(settings["CVDSR_FIDES__TOKEN"]) == reference
+    environ = {name: bicep.text(value) for name, value in settings.items() if name.startswith("CVDSR_FIDES__")}
+    loaded = read_app_settings(environ)
+    assert loaded.fides is not None
+    assert loaded.fides.resource_names == ["contoso_prod"]
+    assert loaded.fides.token.get_secret_value() == reference, "the platform resolves it; the app never sees the name"
+    assert not [name for name in app_settings(deploy()) if name.startswith("CVDSR_FIDES__")]
 
 
 def test_no_keys_or_connection_strings_anywhere() -> None:
