@@ -46,6 +46,7 @@ ACTIONS = {"access": "export", "erasure": "erase"}
 # Fides' ids are "pri_<uuid>"; anything else that fits a request id is taken too (a Fides fork, a test).
 PRIVACY_REQUEST_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,79}$")
 REPLY_TO = re.compile(r"^/api/v1/[A-Za-z0-9/_-]{1,200}$")  # a path on the configured Fides server, nothing else
+NOT_WAITING = frozenset({400, 409})
 IDENTITIES = ("email", "phone_number", "external_id")  # Fides' identity names that find a person
 
 
@@ -167,7 +168,9 @@ async def report(request: Mapping[str, Any], outcome: Mapping[str, Any]) -> str 
         if records.CREDENTIALS not in record:  # answered before (and the token dropped), or polling
             raise PlatformError(PLATFORM, "callback", "no reply-to token: Fides calls again for a new one")
         headers = {"authorization": f"Bearer {record[records.CREDENTIALS]['reply_to_token']}"}
-        async with PlatformClient(PLATFORM, str(settings.server), headers) as client:
+        # Fides answers 400 once the task no longer waits for this callback (it ended, or was run
+        # again with a new token): final, like another platform's 409.
+        async with PlatformClient(PLATFORM, str(settings.server), headers, not_modifiable=NOT_WAITING) as client:
             await client.send("POST", str(record["reply_to"]), "callback", json=body)
 
     return await records.report(PLATFORM, request, sending)

@@ -36,7 +36,8 @@ class PlatformError(RuntimeError):
 
 
 class NotModifiable(PlatformError):
-    """409: the platform no longer accepts results for this request (completed or revoked)."""
+    """The platform no longer accepts results for this request (completed or revoked): 409, or the
+    platform's own status for it (Fides' callback: 400 once the task is no longer waiting)."""
 
 
 class PlatformClient:
@@ -49,12 +50,14 @@ class PlatformClient:
         headers: Mapping[str, str],
         *,
         retry: RetryPolicy = PLATFORM_RETRY,
+        not_modifiable: frozenset[int] = frozenset({409}),
         transport: httpx.AsyncBaseTransport | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.platform = platform
         self._retry = retry
         self._sleep = sleep
+        self._not_modifiable = not_modifiable  # the platform's "this request no longer takes answers"
         self._rng = random.Random()
         self._client = httpx.AsyncClient(
             base_url=base_url, headers=dict(headers), timeout=60.0, follow_redirects=False, transport=transport
@@ -80,7 +83,8 @@ class PlatformClient:
         files: Mapping[str, tuple[str, bytes, str]] | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> httpx.Response:
-        """The platform's 2xx answer; ``NotModifiable`` on 409; ``PlatformError`` otherwise. ``data`` and
+        """The platform's 2xx answer; ``NotModifiable`` on its "not modifiable" status (409 unless the
+        platform says otherwise); ``PlatformError`` otherwise. ``data`` and
         ``files`` make a form (multipart with files)."""
         deadline = time.monotonic() + self._retry.max_elapsed_seconds
         for attempt in range(1, self._retry.max_attempts + 1):
@@ -96,8 +100,9 @@ class PlatformClient:
                 status = response.status_code
                 if response.is_success:
                     return response
-                if status == 409:
-                    raise NotModifiable(self.platform, operation, "HTTP 409 (not modifiable)", status_code=409)
+                if status in self._not_modifiable:
+                    detail = f"HTTP {status} (not modifiable)"
+                    raise NotModifiable(self.platform, operation, detail, status_code=status)
                 if status not in RETRYABLE_STATUS and status < 500:
                     raise PlatformError(self.platform, operation, f"HTTP {status}", status_code=status)
                 outcome = f"HTTP {status}"

@@ -31,14 +31,26 @@ REPLY_TO_TOKEN = "fides-task-jwe-3be0"
 
 
 class FidesCallbacks:
-    """Fides' callback route: 401 without the task's token, 422 for a body that is not its schema."""
+    """Fides' callback route: 401 without the task's token, 422 for a body that is not its schema, 400
+    when the task no longer waits (``ended`` tokens); ``busy`` answers 503 with Retry-After that many
+    times first (a restarting server)."""
 
     def __init__(self) -> None:
         self.received: list[dict[str, Any]] = []
+        self.attempts: list[str] = []
+        self.busy = 0
+        self.ended: set[str] = set()
 
     async def callback(self, request: Request) -> JSONResponse:
-        if request.headers.get("authorization") != f"Bearer {REPLY_TO_TOKEN}":
+        token = request.headers.get("authorization", "").removeprefix("Bearer ")
+        self.attempts.append(token)
+        if not token.startswith(REPLY_TO_TOKEN):
             return JSONResponse({"detail": "Not Authorized"}, status_code=401)
+        if token in self.ended:
+            return JSONResponse({"detail": "Callback failed: task not awaiting processing"}, status_code=400)
+        if self.busy:
+            self.busy -= 1
+            return JSONResponse({"detail": "unavailable"}, status_code=503, headers={"Retry-After": "1"})
         body = json.loads(await request.body())
         rows, masked = body.get("access_results"), body.get("rows_masked")
         valid = (isinstance(rows, list) and all(isinstance(r, dict) for r in rows)) or isinstance(masked, int)
@@ -75,10 +87,12 @@ def call(env: Environment, body: dict[str, Any] | bytes, token: str = TOKEN) -> 
     return httpx.post(f"{env.host.base_url}/api/connectors/fides", content=raw, headers=headers, timeout=60)
 
 
-def access(privacy_request_id: str, email: str, *, callback: bool = False) -> dict[str, Any]:
+def access(
+    privacy_request_id: str, email: str, *, callback: bool = False, token: str = REPLY_TO_TOKEN
+) -> dict[str, Any]:
     body: dict[str, Any] = {"privacy_request_id": privacy_request_id, "action": "access", "identity": {"email": email}}
     if callback:
-        body |= {"reply_to": "/api/v1/request-task/callback", "reply_to_token": REPLY_TO_TOKEN}
+        body |= {"reply_to": "/api/v1/request-task/callback", "reply_to_token": token}
     return body
 
 
@@ -124,6 +138,36 @@ def test_an_access_by_callback_posts_the_persons_rows_and_a_rerun_task_is_the_sa
     wait_for(lambda: len(fake.received) == 2 or None, timeout=60, what="the second callback")
     assert fake.received[1] == body
     assert env.api_calls() == calls
+
+
+def record(env: Environment, request_id: str) -> dict[str, Any]:
+    texts = stored_texts(env.connection_string, hub=env.settings["CVDSR_TASK_HUB"])
+    found: dict[str, Any] = json.loads(
+        texts[f"blob {env.settings['CVDSR_STATE_CONTAINER']}/connectors/fides/requests/{request_id}.json"]
+    )
+    return found
+
+
+def test_fides_busy_delays_the_callback_and_a_task_no_longer_waiting_stops_it(
+    env: Environment, callbacks: tuple[FidesCallbacks, str]
+) -> None:
+    fake, _ = callbacks
+    fake.busy = 2
+    token = f"{REPLY_TO_TOKEN}-busy"
+    call(env, access("pri_busy", "bob", callback=True, token=token))
+    ended(env, "fides-pri_busy-access")
+    assert record(env, "fides-pri_busy-access")["reported"]["answer"] == "sent"
+    assert fake.attempts.count(token) == 3, "two 503s waited out (Retry-After), then taken"
+
+    # The task ended in Fides (or was run again with a new token): 400, recorded, never retried.
+    gone = f"{REPLY_TO_TOKEN}-gone"
+    fake.ended.add(gone)
+    call(env, access("pri_gone", "bob", callback=True, token=gone))
+    ended(env, "fides-pri_gone-access")
+    assert fake.attempts.count(gone) == 1, "not retried"
+    kept = record(env, "fides-pri_gone-access")
+    assert kept["reported"]["answer"] == "not_modifiable"
+    assert "credentials" not in kept
 
 
 def test_no_token_in_logs_history_blobs_or_events(
