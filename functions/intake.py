@@ -52,6 +52,13 @@ async def dsr_result_http(req: func.HttpRequest, client: df.DurableOrchestration
     return respond(await http_api.request_result(req.route_params.get("request_id", ""), client))
 
 
+@bp.function_name("dsr_extend_http")
+@bp.route(route="requests/{request_id}/extend", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
+@bp.durable_client_input(client_name="client")
+async def dsr_extend_http(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+    return respond(await http_api.extend_request(req.route_params.get("request_id", ""), req.get_body(), client))
+
+
 @bp.function_name("dsr_health_http")
 @bp.route(route="health", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
 async def dsr_health_http(req: func.HttpRequest) -> func.HttpResponse:

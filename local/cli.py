@@ -17,6 +17,12 @@ _COMMANDS: dict[str, tuple[str, str, str, str]] = {
     "host": ("local.host.cli", "add_arguments", "run_from_args", "run function_app.py on the development host"),
     "submit": ("local.requests_cli", "add_submit_arguments", "run_submit", "send an export or erase request"),
     "status": ("local.requests_cli", "add_status_arguments", "run_status", "print a request's status"),
+    "extend": (
+        "local.requests_cli",
+        "add_extend_arguments",
+        "run_extend",
+        "extend a request's due date, with a reason",
+    ),
     "demo": ("local.demo", "add_arguments", "run_from_args", "run an export and an erase end to end, locally"),
     "bench": ("local.bench.cli", "add_arguments", "run_from_args", "benchmark an export or erase against its bound"),
     "selftest": (

@@ -1,4 +1,4 @@
-"""``cvdsr submit`` and ``cvdsr status``: talk to a running host like a ticketing system would.
+"""``cvdsr submit``, ``cvdsr status`` and ``cvdsr extend``: talk to a running host like a ticketing system would.
 
 ``submit`` puts a request on the Storage queue ``dsr-requests`` (or POSTs it to the host) and, with
 ``--wait``, prints the completion event. ``status`` prints ``GET /api/requests/{id}``. Settings come
@@ -14,7 +14,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 from azure.storage.queue import QueueClient
 
 from shared.connections import expand_development_storage
+from shared.deadlines import JURISDICTIONS
 from shared.status import summary
 
 DEFAULT_HOST_URL = "http://127.0.0.1:7071"
@@ -59,6 +60,7 @@ def add_submit_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dry-run", action="store_true", help="erase: plan only, change nothing")
     parser.add_argument("--confirm", action="append", help="erase: the resource name(s), for account-wide erasure")
     parser.add_argument("--zip", action="store_true", help="export: also build export.zip")
+    parser.add_argument("--jurisdiction", choices=JURISDICTIONS, help="the statutory clock: computes the due date")
     parser.add_argument("--ticket-system", default="cli")
     parser.add_argument("--ticket-id")
     parser.add_argument("--via", choices=["queue", "http"], default="queue")
@@ -96,6 +98,8 @@ def build_request(args: argparse.Namespace) -> dict[str, Any]:
         request["confirm"] = args.confirm[0] if len(args.confirm) == 1 else args.confirm
     if args.zip:
         request["export_zip"] = True
+    if args.jurisdiction:
+        request["jurisdiction"] = args.jurisdiction
     return request
 
 
@@ -190,6 +194,25 @@ def run_submit(args: argparse.Namespace) -> int:
 def add_status_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("request_id")
     parser.add_argument("--host-url", default=DEFAULT_HOST_URL)
+
+
+def add_extend_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("request_id")
+    parser.add_argument("--until", required=True, type=date.fromisoformat, help="the new due date, YYYY-MM-DD")
+    parser.add_argument("--reason", required=True, help="why, as the person is told")
+    parser.add_argument("--host-url", default=DEFAULT_HOST_URL)
+
+
+def run_extend(args: argparse.Namespace) -> int:
+    """``POST /api/requests/{id}/extend``: prints the new clock, or why the extension was refused."""
+    body = {"until": args.until.isoformat(), "reason": args.reason}
+    response = httpx.post(f"{args.host_url}/api/requests/{args.request_id}/extend", json=body, timeout=30)
+    if response.status_code != 200:
+        print(f"not extended ({response.status_code}): {response.json().get('error')}", file=sys.stderr)
+        return 1
+    clock = response.json()
+    print(f"{args.request_id} is due {clock['due_at']} ({clock['days_left']} days left): {clock['extension_reason']}")
+    return 0
 
 
 def run_status(args: argparse.Namespace) -> int:

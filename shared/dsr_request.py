@@ -27,6 +27,8 @@ from pydantic import (
     model_validator,
 )
 
+from shared.deadlines import Jurisdiction
+
 MAX_MESSAGE_BYTES = 64 * 1024
 SCHEMA_VERSION = 1
 
@@ -151,6 +153,8 @@ class DsrRequest(_Strict):
     delete_affected_iterations: bool = False
     ticket: Ticket | None = None
     subject: Subject | None = None
+    # The statutory clock (shared/deadlines.py): without due_at, the jurisdiction's rule computes it.
+    jurisdiction: Jurisdiction | None = None
     received_at: AwareDatetime | None = None
     due_at: AwareDatetime | None = None
     callback: Callback | None = None

@@ -8,17 +8,19 @@ No Azure Functions types here: ``functions/intake.py`` turns an ``Answer`` into 
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
-from shared import intake, status
+from shared import deadlines, extensions, intake, status
 from shared.caller_policy import Caller
 from shared.connections import blob_service, results_container
 from shared.connectors import exported
 from shared.dsr_request import REQUEST_ID_RULE, is_request_id
-from shared.instances import RUNNING, DurableClient
+from shared.instances import RUNNING, DurableClient, runtime_status, started_input
 from shared.outcomes import manifest_head
 from shared.results.store import ResultStore
 
@@ -52,13 +54,52 @@ async def request_status(request_id: str, client: DurableClient) -> Answer:
     if not is_request_id(request_id):
         return Answer(400, {"error": f"not a request id: {REQUEST_ID_RULE}"})
     try:
-        document = await status.read(client, request_id)
+        async with blob_service() as service:
+            extended = await extensions.load(service, request_id)
+        document = await status.read(client, request_id, extended)
     except Exception as error:  # the Durable extension did not answer: say "try again", not "broken"
         logger.warning("status of %s unavailable: %s", request_id, type(error).__name__)
         return _retry_later("status")
     if document is None:
         return Answer(404, {"error": "no such request"})
     return Answer(200, document)
+
+
+MAX_EXTEND_BODY = 4096
+
+
+async def extend_request(request_id: str, body: bytes, client: DurableClient) -> Answer:
+    """``POST /api/requests/{request_id}/extend`` with ``{"until": "YYYY-MM-DD", "reason": "..."}``:
+    200 with the new clock; 400 an extension the request's jurisdiction does not allow (or a bad body);
+    404 no such request; 409 the request has ended, or another extension was recorded at that moment."""
+    if not is_request_id(request_id):
+        return Answer(400, {"error": f"not a request id: {REQUEST_ID_RULE}"})
+    try:
+        document = json.loads(body) if len(body) <= MAX_EXTEND_BODY else None
+        until = date.fromisoformat(str(document["until"])[:10]) if isinstance(document, dict) else None
+        reason = document.get("reason") if isinstance(document, dict) else None
+    except (ValueError, KeyError, UnicodeDecodeError):
+        until, reason = None, None
+    if until is None or not isinstance(reason, str):
+        return Answer(400, {"error": 'the body is {"until": "YYYY-MM-DD", "reason": "why, as told to the person"}'})
+    try:
+        existing = await client.get_status(request_id, show_input=True)
+        if runtime_status(existing) is None:
+            return Answer(404, {"error": "no such request"})
+        if runtime_status(existing) not in RUNNING:
+            return Answer(409, {"error": "the request has ended: there is nothing left to extend"})
+        request = started_input(existing).get("request") or {}
+        async with blob_service() as service:
+            clock = await extensions.extend(service, {**request, "request_id": request_id}, until, reason)
+    except deadlines.ExtensionRefused as refused:
+        return Answer(400, {"error": str(refused)})
+    except extensions.Conflict as conflict:
+        return Answer(409, {"error": str(conflict)})
+    except Exception as error:
+        logger.warning("extension of %s unavailable: %s", request_id, type(error).__name__)
+        return _retry_later("extension")
+    logger.info("request %s extended to %s", request_id, clock["due_at"])
+    return Answer(200, {"request_id": request_id, **clock})
 
 
 MAX_RESULT_ITEMS = 10_000  # a person's images; an account-wide export is read from its package

@@ -14,7 +14,7 @@ from typing import Any
 
 from azure.storage.blob.aio import BlobServiceClient
 
-from shared import claims, endings, fingerprints
+from shared import claims, deadlines, endings, fingerprints
 from shared.caller_policy import Caller, CallerPolicy
 from shared.connections import blob_service, results_container
 from shared.connectors import holds
@@ -84,7 +84,9 @@ async def submit(raw: bytes, client: DurableClient, *, channel: str, caller: Cal
             held = await claims.claim(service, request_id, binding)
         if held != binding:
             return await _conflict(request, raw, client, channel)
-        kept = fingerprinter.request(clear)
+        # The clock (received, due) is stamped after the binding: a redelivery is the same request.
+        now = datetime.now(UTC)
+        clear, kept = deadlines.stamp(clear, now), deadlines.stamp(fingerprinter.request(clear), now)
         if await final_status(store, request_id) is not None:
             # The same request, finished, its history gone (purged, or another task hub): re-send, to
             # the channels it named (the same binding, so the same callback).
@@ -230,7 +232,11 @@ async def record_rejection(rejection: RequestRejected, client: DurableClient, *,
         "received_at": now,
         "started_at": None,
         "completed_at": now,
+        "jurisdiction": None,
         "due_at": None,
+        "days_left": None,
+        "extended": False,
+        "extension_reason": None,
     }
     await send_completion(build_event(data), {})
 

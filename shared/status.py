@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
+from shared import deadlines
 from shared.instances import RUNNING, StatusClient, custom_status, runtime_status, started_input
 from shared.orchestration import names
 from shared.results import layout
@@ -29,8 +31,11 @@ def _iso(value: Any) -> str | None:
     return value.isoformat() if hasattr(value, "isoformat") else (str(value) if value else None)
 
 
-def describe(request_id: str, status: Any) -> dict[str, Any] | None:
-    """The status document, or None when no such request exists. Paths only, no links or secrets."""
+def describe(
+    request_id: str, status: Any, extensions: Sequence[Mapping[str, Any]] = (), now: datetime | None = None
+) -> dict[str, Any] | None:
+    """The status document, or None when no such request exists. Paths only, no links or secrets.
+    The deadline (``due_at``, ``days_left``, ``extended``) counts the request's ``extensions``."""
     state = runtime_status(status)
     if state is None:
         return None
@@ -43,7 +48,7 @@ def describe(request_id: str, status: Any) -> dict[str, Any] | None:
         "phase": custom.get("phase"),
         "progress": custom,
         "type": request.get("type"),
-        "due_at": request.get("due_at"),
+        **deadlines.clock(request, extensions, now or datetime.now(UTC)),
         "created_at": _iso(getattr(status, "created_time", None)),
         "updated_at": _iso(getattr(status, "last_updated_time", None)),
     }
@@ -55,11 +60,13 @@ def describe(request_id: str, status: Any) -> dict[str, Any] | None:
     return document
 
 
-async def read(client: StatusClient, request_id: str) -> dict[str, Any] | None:
+async def read(
+    client: StatusClient, request_id: str, extensions: Sequence[Mapping[str, Any]] = ()
+) -> dict[str, Any] | None:
     """The status document of a request (None: no such request), with per-resource progress while
     it works. Raises when the request's own status cannot be read (the caller answers 503)."""
     status = await client.get_status(request_id, show_input=True)
-    document = describe(request_id, status)
+    document = describe(request_id, status, extensions)
     if document is None or document["runtime_status"] not in RUNNING or document["phase"] not in WORK_PHASES:
         return document
     resources = [str(name).lower() for name in _request(status).get("resources", [])]

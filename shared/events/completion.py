@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
-from datetime import timedelta
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from azure.storage.blob.aio import BlobServiceClient
 
-from shared import connectors
+from shared import connectors, deadlines, extensions
 from shared.connections import blob_service, results_container
 from shared.results.links import read_link
 from shared.settings import app_settings
@@ -21,7 +21,15 @@ from .cloudevent import build_event
 logger = logging.getLogger(__name__)
 
 
-def event_data(request: Mapping[str, Any], outcome: Mapping[str, Any], result: Mapping[str, Any]) -> dict[str, Any]:
+def event_data(
+    request: Mapping[str, Any],
+    outcome: Mapping[str, Any],
+    result: Mapping[str, Any],
+    extensions: Sequence[Mapping[str, Any]] = (),
+) -> dict[str, Any]:
+    """The event's ``data``; the deadline (``due_at``, ``days_left`` at completion, ``extended`` and its
+    reason) counts the request's extensions (``shared.extensions``)."""
+    clock = deadlines.clock(request, extensions, datetime.now(UTC))
     return {
         "request_id": request["request_id"],
         "type": request.get("type"),
@@ -35,7 +43,7 @@ def event_data(request: Mapping[str, Any], outcome: Mapping[str, Any], result: M
         "received_at": request.get("received_at"),
         "started_at": outcome.get("started_at"),
         "completed_at": outcome.get("completed_at"),
-        "due_at": request.get("due_at"),
+        **{key: clock[key] for key in ("jurisdiction", "due_at", "days_left", "extended", "extension_reason")},
     }
 
 
@@ -113,10 +121,16 @@ async def deliver_outcome(
     async with blob_service(environ) as service:
         container = results_container(service, environ).container_name
         result = await result_links(service, container, outcome, environ)
-    delivery = await send_completion(make_event(request, outcome, result), request, environ)
+        extended = await extensions.load(service, str(request["request_id"]))
+    delivery = await send_completion(make_event(request, outcome, result, extended), request, environ)
     # The privacy platform whose webhook started the request hears of it through its own API.
     return delivery | await connectors.report(request, outcome, result)
 
 
-def make_event(request: Mapping[str, Any], outcome: Mapping[str, Any], result: Mapping[str, Any]) -> dict[str, Any]:
-    return build_event(event_data(request, outcome, result))
+def make_event(
+    request: Mapping[str, Any],
+    outcome: Mapping[str, Any],
+    result: Mapping[str, Any],
+    extensions: Sequence[Mapping[str, Any]] = (),
+) -> dict[str, Any]:
+    return build_event(event_data(request, outcome, result, extensions))

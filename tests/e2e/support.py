@@ -143,7 +143,22 @@ class Environment:
             if last is None and events and events[0]["type"] == "cvdsr.request.rejected":
                 raise AssertionError(f"{request_id} was rejected: {events[0]['data']['errors']}")
             time.sleep(0.25)
-        raise AssertionError(f"{request_id} did not finish in {timeout}s: {last}")
+        raise AssertionError(f"{request_id} did not finish in {timeout}s: {last}\n{self.diagnosis()}")
+
+    def diagnosis(self) -> str:
+        """What a timed-out wait reports: messages still waiting in the request queues (not taken by
+        any host) and the end of a host process's output."""
+        lines = []
+        for name in ("dsr-requests", "dsr-requests-poison"):
+            queue = QueueClient.from_connection_string(self.connection_string, name)
+            try:
+                lines.append(f"queue {name}: {queue.get_queue_properties().approximate_message_count} message(s)")
+            except ResourceNotFoundError:
+                lines.append(f"queue {name}: none")
+        output = getattr(self.host, "output", None)
+        if callable(output):
+            lines.append("host output (end):\n" + str(output())[-3000:])
+        return "\n".join(lines)
 
     def container(self) -> ContainerClient:
         service = BlobServiceClient.from_connection_string(self.connection_string)
