@@ -8,8 +8,9 @@ One place for the rules (README "The statutory clock"):
   01/2022 on the right of access, and the ICO's guidance, count it so); an end on a Saturday or Sunday
   moves to the next Monday (Art. 3(4)). Public holidays are not modelled.
 - ``ccpa`` (CCPA Regulations §7021): receipt confirmed within 10 business days (Monday to Friday here;
-  California's holidays are not modelled), answered within 45 calendar days from the day of receipt,
-  extendable once by 45 more with notice within the first 45.
+  California's holidays are not modelled), answered within 45 calendar days, extendable once by 45 more
+  with notice within the first 45. The period "begins on the day that the business receives the
+  request", so that day is day 1: due on day 45, received + 44 (the earlier of the two readings).
 - ``other``: no rule; ``due_at`` is whatever the request says, and an extension has no legal maximum.
 
 A deadline is the end of its day in UTC: a request received at any time on 31 January under the GDPR is
@@ -70,7 +71,7 @@ class Rule:
         if self.jurisdiction in ("gdpr", "uk_gdpr"):
             return next_weekday(add_months(received, 1))
         if self.jurisdiction == "ccpa":
-            return received + timedelta(days=45)
+            return received + timedelta(days=44)  # the day of receipt is day 1
         return None
 
     def latest(self, received: date) -> date | None:
@@ -78,7 +79,7 @@ class Rule:
         if self.jurisdiction in ("gdpr", "uk_gdpr"):
             return next_weekday(add_months(received, 3))
         if self.jurisdiction == "ccpa":
-            return received + timedelta(days=90)
+            return received + timedelta(days=89)
         return None
 
     def acknowledge_by(self, received: date) -> date | None:

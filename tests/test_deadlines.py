@@ -51,8 +51,9 @@ def test_a_deadline_on_a_weekend_moves_to_monday() -> None:
 
 def test_ccpa_counts_calendar_days_and_business_days_for_the_acknowledgement() -> None:
     rule = RULES["ccpa"]
-    assert rule.due(date(2027, 1, 1)) == date(2027, 2, 15)  # 45 calendar days, weekend or not
-    assert rule.latest(date(2027, 1, 1)) == date(2027, 4, 1)  # extended once by 45
+    # 45 calendar days, the day of receipt being day 1, weekend or not: 1 January → 14 February.
+    assert rule.due(date(2027, 1, 1)) == date(2027, 2, 14)
+    assert rule.latest(date(2027, 1, 1)) == date(2027, 3, 31)  # extended once by 45: day 90
     # Friday 1 January 2027 + 10 business days: Friday 15 January (weekends skipped).
     assert rule.acknowledge_by(date(2027, 1, 1)) == date(2027, 1, 15)
     assert add_business_days(date(2027, 1, 8), 1) == date(2027, 1, 11)  # Friday → Monday
@@ -68,7 +69,7 @@ def test_stamp_fills_received_and_due_and_keeps_what_the_sender_gave() -> None:
     assert stamp({"jurisdiction": "gdpr"}, at("2027-01-31T16:20:00"))["due_at"] == "2027-03-01T23:59:59+00:00"
     given = stamp({"jurisdiction": "ccpa", "received_at": "2027-01-01T09:00:00Z"}, now)
     assert given["received_at"] == "2027-01-01T09:00:00+00:00"
-    assert given["due_at"] == "2027-02-15T23:59:59+00:00"
+    assert given["due_at"] == "2027-02-14T23:59:59+00:00"
     sender = stamp({"jurisdiction": "gdpr", "due_at": "2027-02-10T12:00:00Z"}, now)
     assert sender["due_at"] == "2027-02-10T12:00:00Z", "the sender's own due date is kept"
     assert stamp({"jurisdiction": "other"}, now)["due_at"] is None
@@ -96,13 +97,13 @@ def test_an_extension_is_refused_too_late_backwards_or_twice_under_the_ccpa() ->
         check_extension(gdpr, [], date(2027, 3, 1), at("2027-02-11T00:00:01"))
     with pytest.raises(ExtensionRefused, match="after the current due date"):
         check_extension(gdpr, [], date(2027, 2, 5), at("2027-02-01T00:00:00"))
-    ccpa = request("ccpa")  # due 24 February, at most 10 April
+    ccpa = request("ccpa")  # received 10 January: due 23 February, at most 9 April
     now = at("2027-02-01T00:00:00")
     first = check_extension(ccpa, [], date(2027, 3, 20), now)
     with pytest.raises(ExtensionRefused, match="allows 1 extension"):
         check_extension(ccpa, [{"until": first.isoformat(), "reason": "r"}], date(2027, 4, 1), now)
-    with pytest.raises(ExtensionRefused, match="2027-04-10 at the latest"):
-        check_extension(ccpa, [], date(2027, 4, 11), now)
+    with pytest.raises(ExtensionRefused, match="2027-04-09 at the latest"):
+        check_extension(ccpa, [], date(2027, 4, 10), now)
     with pytest.raises(ExtensionRefused, match="no due date"):
         check_extension(stamp({}, now), [], date(2027, 4, 1), now)
     # No jurisdiction's rule: a due date the sender gave may be moved as far as the team says.
