@@ -206,9 +206,17 @@ def add_extend_arguments(parser: argparse.ArgumentParser) -> None:
 def run_extend(args: argparse.Namespace) -> int:
     """``POST /api/requests/{id}/extend``: prints the new clock, or why the extension was refused."""
     body = {"until": args.until.isoformat(), "reason": args.reason}
-    response = httpx.post(f"{args.host_url}/api/requests/{args.request_id}/extend", json=body, timeout=30)
+    try:
+        response = httpx.post(f"{args.host_url}/api/requests/{args.request_id}/extend", json=body, timeout=30)
+    except httpx.HTTPError as error:
+        print(f"not extended: the host did not answer ({type(error).__name__})", file=sys.stderr)
+        return 1
     if response.status_code != 200:
-        print(f"not extended ({response.status_code}): {response.json().get('error')}", file=sys.stderr)
+        try:
+            reason = response.json().get("error")
+        except ValueError:
+            reason = response.reason_phrase
+        print(f"not extended ({response.status_code}): {reason}", file=sys.stderr)
         return 1
     clock = response.json()
     print(f"{args.request_id} is due {clock['due_at']} ({clock['days_left']} days left): {clock['extension_reason']}")

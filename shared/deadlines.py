@@ -13,8 +13,10 @@ One place for the rules (README "The statutory clock"):
   request", so that day is day 1: due on day 45, received + 44 (the earlier of the two readings).
 - ``other``: no rule; ``due_at`` is whatever the request says, and an extension has no legal maximum.
 
-A deadline is the end of its day in UTC: a request received at any time on 31 January under the GDPR is
-due by the end of 28 (or 29) February.
+A deadline is the end of its day, counted in the offset of ``received_at`` as the sender gave it (UTC
+when intake stamps it): a request received at any time on 31 January under the GDPR is due by the end
+of 28 (or 29) February there. A sender whose day differs from UTC's (California, eight hours behind)
+should send ``received_at`` with its offset, or the day of receipt may be taken as the next one.
 """
 
 from __future__ import annotations
@@ -22,12 +24,12 @@ from __future__ import annotations
 import calendar
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any, Literal
 
 Jurisdiction = Literal["gdpr", "uk_gdpr", "ccpa", "other"]
 JURISDICTIONS: tuple[Jurisdiction, ...] = ("gdpr", "uk_gdpr", "ccpa", "other")
-END_OF_DAY = time(23, 59, 59, tzinfo=UTC)
+END_OF_DAY = time(23, 59, 59)
 
 
 class ExtensionRefused(ValueError):
@@ -56,8 +58,9 @@ def add_business_days(day: date, days: int) -> date:
     return current
 
 
-def end_of(day: date) -> datetime:
-    return datetime.combine(day, END_OF_DAY)
+def end_of(day: date, zone: tzinfo | None = None) -> datetime:
+    """The last second of ``day`` in ``zone`` (UTC by default)."""
+    return datetime.combine(day, END_OF_DAY, tzinfo=zone or UTC)
 
 
 @dataclass(frozen=True)
@@ -101,11 +104,15 @@ RULES: dict[Jurisdiction, Rule] = {
 }
 
 
-def _instant(value: Any) -> datetime | None:
+def instant(value: Any) -> datetime | None:
+    """An aware datetime from a datetime or an ISO 8601 string (naive: UTC); None for anything else."""
     if isinstance(value, datetime):
         return value if value.tzinfo else value.replace(tzinfo=UTC)
     if isinstance(value, str) and value:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        try:
+            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return None
         return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
     return None
 
@@ -115,12 +122,12 @@ def stamp(request: Mapping[str, Any], now: datetime) -> dict[str, Any]:
     jurisdiction's rule, when the sender did not say). Applied after the request's binding is taken,
     so a redelivery, stamped later, is still the same request."""
     stamped = dict(request)
-    received = _instant(request.get("received_at")) or now
-    stamped["received_at"] = received.astimezone(UTC).isoformat()
+    received = instant(request.get("received_at")) or now.astimezone(UTC)
+    stamped["received_at"] = received.isoformat()
     jurisdiction = request.get("jurisdiction")
     if not request.get("due_at") and jurisdiction in RULES:
-        due = RULES[jurisdiction].due(received.astimezone(UTC).date())
-        stamped["due_at"] = end_of(due).isoformat() if due else None
+        due = RULES[jurisdiction].due(received.date())  # the day of receipt where the sender counts
+        stamped["due_at"] = end_of(due, received.tzinfo).isoformat() if due else None
     return stamped
 
 
@@ -128,13 +135,13 @@ def check_extension(
     request: Mapping[str, Any], previous: Sequence[Mapping[str, Any]], until: date, now: datetime
 ) -> datetime:
     """The new due time of an extension to ``until``, or ExtensionRefused saying why not."""
-    received = _instant(request.get("received_at"))
-    original = _instant(request.get("due_at"))
+    received = instant(request.get("received_at"))
+    original = instant(request.get("due_at"))
     if received is None or original is None:
         raise ExtensionRefused("the request has no due date to extend (give jurisdiction or due_at)")
     rule = RULES.get(request.get("jurisdiction") or "other", RULES["other"])
-    current = max([original, *(_instant(item.get("until")) or original for item in previous)])
-    new_due = end_of(until)
+    current = max([original, *(instant(item.get("until")) or original for item in previous)])
+    new_due = end_of(until, original.tzinfo)
     if new_due <= current:
         raise ExtensionRefused(f"until must be after the current due date ({current.date().isoformat()})")
     if now > original:
@@ -142,7 +149,7 @@ def check_extension(
             f"an extension must be made, and the person told, before the original due date "
             f"({original.date().isoformat()}; {rule.statute})"
         )
-    latest = rule.latest(received.astimezone(UTC).date())
+    latest = rule.latest(received.date())
     if latest is not None and until > latest:
         raise ExtensionRefused(f"{rule.statute} allows an extension to {latest.isoformat()} at the latest")
     allowed = rule.extensions_allowed
@@ -153,16 +160,17 @@ def check_extension(
 
 def clock(request: Mapping[str, Any], extensions: Sequence[Mapping[str, Any]], now: datetime) -> dict[str, Any]:
     """What status and events say of the deadline: ``due_at`` (extended, if it was), ``days_left``
-    (whole days until the end of the due day, negative once overdue; None without a due date),
-    ``extended`` and the last extension's ``extension_reason``."""
-    original = _instant(request.get("due_at"))
+    (whole days from ``now`` to the due day, in the due date's own offset; negative once overdue; None
+    without a due date), ``extended`` and the last extension's ``extension_reason``. For a request that
+    has ended, ``now`` is its completion: the days it had left when it was answered."""
+    original = instant(request.get("due_at"))
     last = extensions[-1] if extensions else None
-    due = _instant(last.get("until")) if last else original
+    due = instant(last.get("until")) if last else original
     return {
         "jurisdiction": request.get("jurisdiction"),
         "received_at": request.get("received_at"),
         "due_at": due.isoformat() if due else None,
-        "days_left": (due.date() - now.astimezone(UTC).date()).days if due else None,
+        "days_left": (due.date() - now.astimezone(due.tzinfo).date()).days if due else None,
         "extended": last is not None,
         "extension_reason": last.get("reason") if last else None,
     }

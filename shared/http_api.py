@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
@@ -66,6 +67,7 @@ async def request_status(request_id: str, client: DurableClient) -> Answer:
 
 
 MAX_EXTEND_BODY = 4096
+ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 async def extend_request(request_id: str, body: bytes, client: DurableClient) -> Answer:
@@ -76,10 +78,14 @@ async def extend_request(request_id: str, body: bytes, client: DurableClient) ->
         return Answer(400, {"error": f"not a request id: {REQUEST_ID_RULE}"})
     try:
         document = json.loads(body) if len(body) <= MAX_EXTEND_BODY else None
-        until = date.fromisoformat(str(document["until"])[:10]) if isinstance(document, dict) else None
-        reason = document.get("reason") if isinstance(document, dict) else None
-    except (ValueError, KeyError, UnicodeDecodeError):
-        until, reason = None, None
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        document = None
+    given = document.get("until") if isinstance(document, dict) else None
+    reason = document.get("reason") if isinstance(document, dict) else None
+    try:
+        until = date.fromisoformat(given) if isinstance(given, str) and ISO_DATE.fullmatch(given) else None
+    except ValueError:  # 2027-02-30
+        until = None
     if until is None or not isinstance(reason, str):
         return Answer(400, {"error": 'the body is {"until": "YYYY-MM-DD", "reason": "why, as told to the person"}'})
     try:

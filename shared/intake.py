@@ -84,15 +84,17 @@ async def submit(raw: bytes, client: DurableClient, *, channel: str, caller: Cal
             held = await claims.claim(service, request_id, binding)
         if held != binding:
             return await _conflict(request, raw, client, channel)
-        # The clock (received, due) is stamped after the binding: a redelivery is the same request.
-        now = datetime.now(UTC)
-        clear, kept = deadlines.stamp(clear, now), deadlines.stamp(fingerprinter.request(clear), now)
+        kept = fingerprinter.request(clear)
         if await final_status(store, request_id) is not None:
             # The same request, finished, its history gone (purged, or another task hub): re-send, to
             # the channels it named (the same binding, so the same callback).
             await _resend(kept, await from_manifest(store, request_id))
             return IntakeResult("resent", request_id)
         await store.ensure_container()
+        # The clock (received, due) is stamped after the binding, so a redelivery is the same request,
+        # and only when the request starts, so a re-sent outcome keeps the times it had.
+        now = datetime.now(UTC)
+        clear, kept = deadlines.stamp(clear, now), deadlines.stamp(kept, now)
         # Open first: the sweeper finds the work blob through this marker, whatever happens next.
         await claims.mark_open(service, request_id)
         # The values that identify the person stay out of history: the work reads them from here.

@@ -48,7 +48,7 @@ def describe(
         "phase": custom.get("phase"),
         "progress": custom,
         "type": request.get("type"),
-        **deadlines.clock(request, extensions, now or datetime.now(UTC)),
+        **deadlines.clock(request, extensions, _ended_at(output) or now or datetime.now(UTC)),
         "created_at": _iso(getattr(status, "created_time", None)),
         "updated_at": _iso(getattr(status, "last_updated_time", None)),
     }
@@ -58,6 +58,11 @@ def describe(
         document["result"] = output.get("result")
     document.setdefault("result", {"manifest": layout.manifest(request_id)})
     return document
+
+
+def _ended_at(output: Any) -> datetime | None:
+    """When a finished request ended (its outcome's ``completed_at``): its days left are counted to then."""
+    return deadlines.instant(output.get("completed_at")) if isinstance(output, dict) else None
 
 
 async def read(

@@ -76,6 +76,15 @@ def test_stamp_fills_received_and_due_and_keeps_what_the_sender_gave() -> None:
     assert "due_at" not in stamp({}, now)
 
 
+def test_the_day_of_receipt_is_the_senders_and_the_due_day_ends_there() -> None:
+    # 20:00 in California on 31 January is 04:00 UTC on 1 February: the request was received on the 31st.
+    late = stamp({"jurisdiction": "ccpa", "received_at": "2027-01-31T20:00:00-08:00"}, at("2027-02-01T04:00:00"))
+    assert late["received_at"] == "2027-01-31T20:00:00-08:00"
+    assert late["due_at"] == "2027-03-16T23:59:59-08:00", "day 45 counted from 31 January, ending in California"
+    assert clock(late, [], at("2027-03-17T06:00:00"))["days_left"] == 0, "still the 16th (due today) in California"
+    assert clock(late, [], at("2027-03-17T08:00:00"))["days_left"] == -1, "midnight there: a day late"
+
+
 def request(jurisdiction: str, received: str = "2027-01-10T08:00:00") -> dict[str, Any]:
     return stamp({"jurisdiction": jurisdiction, "received_at": f"{received}+00:00"}, at(received))
 

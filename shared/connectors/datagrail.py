@@ -35,6 +35,7 @@ from shared.instances import DurableClient
 from shared.settings import DataGrailSettings, SettingsError, app_settings
 
 from . import identity, records
+from .inbound import json_object
 from .outbound import PlatformClient
 
 logger = logging.getLogger(__name__)
@@ -106,11 +107,9 @@ async def receive(headers: Mapping[str, str], body: bytes, client: DurableClient
         logger.warning("datagrail notification refused: %s", refusal)
         return Answer(401, {"error": str(refusal)})
     try:
-        document = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        return Answer(400, {"error": "the body is not JSON"})
-    if not isinstance(document, dict):
-        return Answer(400, {"error": "the body is not a JSON object"})
+        document = json_object(body)
+    except ValueError as error:
+        return Answer(400, {"error": str(error)})
     kind = _kind(identity.field(document, settings.type_field))
     if kind == HEALTH:
         return Answer(200, {"status": "ok"})

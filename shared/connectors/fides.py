@@ -36,7 +36,8 @@ from shared.results.store import ResultStore
 from shared.settings import FidesSettings, SettingsError, app_settings
 
 from . import exported, identity, records
-from .outbound import PlatformClient, PlatformError
+from .inbound import json_object
+from .outbound import NotSent, PlatformClient
 
 logger = logging.getLogger(__name__)
 
@@ -44,8 +45,9 @@ PLATFORM = "fides"
 MAX_BODY_BYTES = 64 * 1024
 ACTIONS = {"access": "export", "erasure": "erase"}
 # Fides' ids are "pri_<uuid>"; anything else that fits a request id is taken too (a Fides fork, a test).
-PRIVACY_REQUEST_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,79}$")
-REPLY_TO = re.compile(r"^/api/v1/[A-Za-z0-9/_-]{1,200}$")  # a path on the configured Fides server, nothing else
+PRIVACY_REQUEST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,79}")
+REPLY_TO = re.compile(r"/api/v1/[A-Za-z0-9/_-]{1,200}")  # a path on the configured Fides server, nothing else
+REPLY_TO_TOKEN = re.compile(r"[A-Za-z0-9_.-]{1,8192}")  # a compact JWE: base64url parts joined by dots
 NOT_WAITING = frozenset({400, 409})
 IDENTITIES = ("email", "phone_number", "external_id")  # Fides' identity names that find a person
 
@@ -66,14 +68,9 @@ def request_id_of(privacy_request_id: str, action: str) -> str:
 
 def _parse(settings: FidesSettings, body: bytes) -> tuple[dict[str, Any], dict[str, Any]]:
     """``(request v1, record)`` of the connector's call; ValueError says what is wrong with it."""
-    try:
-        document = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise ValueError("the body is not JSON") from None
-    if not isinstance(document, dict):
-        raise ValueError("the body is not a JSON object")
+    document = json_object(body)
     privacy_request_id, action = document.get("privacy_request_id"), document.get("action")
-    if not isinstance(privacy_request_id, str) or not PRIVACY_REQUEST_ID.match(privacy_request_id):
+    if not isinstance(privacy_request_id, str) or not PRIVACY_REQUEST_ID.fullmatch(privacy_request_id):
         raise ValueError("privacy_request_id: missing, or not a Fides privacy request id")
     if action not in ACTIONS:
         raise ValueError(f"action: one of {sorted(ACTIONS)}")
@@ -88,10 +85,10 @@ def _parse(settings: FidesSettings, body: bytes) -> tuple[dict[str, Any], dict[s
     record: dict[str, Any] = {"privacy_request_id": privacy_request_id, "action": action}
     reply_to, token = document.get("reply_to"), document.get("reply_to_token")
     if reply_to is not None or token is not None:  # the callback strategy
-        if not isinstance(reply_to, str) or not REPLY_TO.match(reply_to):
+        if not isinstance(reply_to, str) or not REPLY_TO.fullmatch(reply_to):
             raise ValueError("reply_to: not a Fides callback path")
-        if not isinstance(token, str) or not token:
-            raise ValueError("reply_to_token: missing")
+        if not isinstance(token, str) or not REPLY_TO_TOKEN.fullmatch(token):
+            raise ValueError("reply_to_token: missing, or not a Fides reply-to token")
         if settings.server is None:
             raise ValueError("the callback strategy needs CVDSR_FIDES__URL (the Fides server's address)")
         record |= {"reply_to": reply_to, records.CREDENTIALS: {"reply_to_token": token}}
@@ -125,11 +122,17 @@ async def receive(headers: Mapping[str, str], body: bytes, client: DurableClient
         request, record = _parse(settings, body)
     except (SettingsError, ValueError) as error:
         return Answer(400, {"error": str(error)})
+    request_id = str(request["request_id"])
     try:
         async with blob_service() as service:
+            # Saved before the start, so that even a request that ends at once finds how to answer;
+            # put back as it was when intake rejects the call (another request may hold the id).
+            previous = await records.load(service, PLATFORM, request_id)
             if records.CREDENTIALS in record:  # polling keeps nothing: Fides reads the result route
-                await records.save(service, PLATFORM, request["request_id"], record)
+                await records.save(service, PLATFORM, request_id, record)
             result = await intake.submit(json.dumps(request).encode(), client, channel=PLATFORM)
+            if result.outcome == "rejected" and records.CREDENTIALS in record:
+                await records.put_back(service, PLATFORM, request_id, previous)
     except Exception as error:  # storage or the extension: nothing was started, Fides may call again
         logger.warning("fides call not accepted: %s", type(error).__name__)
         return Answer(503, {"error": "intake unavailable, retry"}, {"Retry-After": "5"})
@@ -137,21 +140,22 @@ async def receive(headers: Mapping[str, str], body: bytes, client: DurableClient
 
 
 async def callback_body(
-    service: BlobServiceClient, record: Mapping[str, Any], request_id: str, outcome: Mapping[str, Any]
+    service: BlobServiceClient, record: Mapping[str, Any], request: Mapping[str, Any], outcome: Mapping[str, Any]
 ) -> dict[str, Any]:
     """What Fides' callback takes: the access rows, or the number of images erased (and verified gone).
-    PlatformError when there is nothing true to send (Fides' callback cannot say "failed")."""
+    NotSent when there is nothing true to send (Fides' callback cannot say "failed")."""
     status = outcome.get("status")
     if status != "succeeded":
-        reason = f"not sent: the request ended {status}; Fides' callback has no failure answer"
-        raise PlatformError(PLATFORM, "callback", reason)
+        raise NotSent(PLATFORM, "callback", f"the request ended {status}; Fides' callback has no failure answer")
+    if request.get("dry_run"):
+        raise NotSent(PLATFORM, "callback", "a dry run changes nothing; Fides would read it as done")
     if record["action"] == "erasure":
         return {"rows_masked": int((outcome.get("counts") or {}).get("images", 0))}
     rows: list[dict[str, Any]] = []
-    async for row in exported.records_of(ResultStore(results_container(service)), request_id):
+    store = ResultStore(results_container(service))
+    async for row in exported.records_of(store, str(request["request_id"])):
         if len(rows) == MAX_RESULT_ITEMS:
-            reason = f"not sent: more than {MAX_RESULT_ITEMS} images (read the package)"
-            raise PlatformError(PLATFORM, "callback", reason)
+            raise NotSent(PLATFORM, "callback", f"more than {MAX_RESULT_ITEMS} images (read the package)")
         rows.append(row)
     return {"access_results": rows}
 
@@ -161,12 +165,11 @@ async def report(request: Mapping[str, Any], outcome: Mapping[str, Any]) -> str 
     settings = configured()
     if settings is None or settings.server is None:
         return None
-    request_id = str(request["request_id"])
 
     async def sending(service: BlobServiceClient, record: dict[str, Any]) -> None:
-        body = await callback_body(service, record, request_id, outcome)
-        if records.CREDENTIALS not in record:  # answered before (and the token dropped), or polling
-            raise PlatformError(PLATFORM, "callback", "no reply-to token: Fides calls again for a new one")
+        if records.CREDENTIALS not in record:  # answered before (and the token dropped)
+            raise NotSent(PLATFORM, "callback", "no reply-to token: Fides sends a new one when it runs the task again")
+        body = await callback_body(service, record, request, outcome)
         headers = {"authorization": f"Bearer {record[records.CREDENTIALS]['reply_to_token']}"}
         # Fides answers 400 once the task no longer waits for this callback (it ended, or was run
         # again with a new token): final, like another platform's 409.

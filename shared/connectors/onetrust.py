@@ -38,6 +38,7 @@ from shared.results.store import ResultStore
 from shared.settings import OneTrustSettings, SettingsError, app_settings
 
 from . import exported, identity, records
+from .inbound import json_object
 from .outbound import PlatformClient, PlatformError
 
 logger = logging.getLogger(__name__)
@@ -131,16 +132,12 @@ async def receive(headers: Mapping[str, str], body: bytes, client: DurableClient
     if len(body) > MAX_BODY_BYTES:
         return Answer(400, {"error": f"the body is larger than {MAX_BODY_BYTES} bytes"})
     try:
-        document = json.loads(body)
-        if not isinstance(document, dict):
-            raise ValueError("the body is not a JSON object")
+        document = json_object(body)
         ref = identity.field(document, settings.ref_field)
         if not isinstance(ref, str) or not _REF_ID.fullmatch(ref):
             raise ValueError(f"{settings.ref_field}: not a request reference (10 letters or digits)")
         subtask = str(uuid.UUID(str(identity.field(document, settings.subtask_field))))
         kind = request_kind(identity.field(document, settings.types_field), settings)
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        return Answer(400, {"error": "the body is not JSON"})
     except ValueError as error:
         message = str(error) if "badly formed" not in str(error) else f"{settings.subtask_field}: not a UUID"
         return Answer(400, {"error": message})

@@ -35,6 +35,11 @@ class PlatformError(RuntimeError):
         self.status_code = status_code
 
 
+class NotSent(PlatformError):
+    """Nothing true can be sent (the request did not succeed, and the platform's answer has no word
+    for it): final, recorded, never retried; the reason says why."""
+
+
 class NotModifiable(PlatformError):
     """The platform no longer accepts results for this request (completed or revoked): 409, or the
     platform's own status for it (Fides' callback: 400 once the task is no longer waiting)."""

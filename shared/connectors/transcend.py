@@ -43,6 +43,7 @@ from shared.results.store import ResultStore
 from shared.settings import SettingsError, TranscendSettings, app_settings
 
 from . import exported, holds, identity, records
+from .inbound import json_object
 from .outbound import NotModifiable, PlatformClient, PlatformError
 
 logger = logging.getLogger(__name__)
@@ -159,12 +160,7 @@ def parse_webhook(token: str, claims: Mapping[str, Any], body: bytes, settings: 
     """The webhook's fields; ``ValueError`` (a 400) for a body that is not one."""
     if len(body) > MAX_BODY_BYTES:
         raise ValueError(f"the body is larger than {MAX_BODY_BYTES} bytes")
-    try:
-        document = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise ValueError("the body is not JSON") from None
-    if not isinstance(document, dict):
-        raise ValueError("the body is not a JSON object")
+    document = json_object(body)
     kind = document.get("type")
     if kind not in KNOWN_TYPES:
         raise ValueError("type: not a Transcend request type")

@@ -29,7 +29,9 @@ def event_data(
 ) -> dict[str, Any]:
     """The event's ``data``; the deadline (``due_at``, ``days_left`` at completion, ``extended`` and its
     reason) counts the request's extensions (``shared.extensions``)."""
-    clock = deadlines.clock(request, extensions, datetime.now(UTC))
+    # Counted to the completion, so that the same outcome sent again is the same event.
+    ended = deadlines.instant(outcome.get("completed_at")) or datetime.now(UTC)
+    clock = deadlines.clock(request, extensions, ended)
     return {
         "request_id": request["request_id"],
         "type": request.get("type"),

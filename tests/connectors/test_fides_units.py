@@ -13,8 +13,8 @@ import yaml
 from pydantic import SecretStr
 
 from shared.connectors import fides
+from shared.connectors.outbound import NotSent
 from shared.dsr_request import parse_request
-from shared.intake import IntakeResult
 from shared.settings import FidesSettings, SubjectMapping, load_resources
 
 INTEGRATION = Path(__file__).resolve().parents[2] / "integrations" / "fides"
@@ -111,7 +111,6 @@ def test_polling_reads_what_the_result_route_answers() -> None:
                     assert status["path"] == "/api/requests/<correlation_id>/result"
                 if "result_request" in configuration:
                     assert configuration["result_request"]["result_path"] == "items"
-    assert IntakeResult("started", "fides-pri_1-access").to_json()["request_id"] == "fides-pri_1-access"
 
 
 def settings(**fields: Any) -> FidesSettings:
@@ -177,6 +176,8 @@ def test_a_callback_erasure_body_keeps_the_reply_to_token_out_of_the_request(res
         ({"identity": {}}, "no identifier"),
         ({"reply_to": "https://elsewhere.example/steal"}, "reply_to"),
         ({"reply_to": "/api/v1/request-task/callback", "reply_to_token": ""}, "reply_to_token"),
+        ({"reply_to": "/api/v1/request-task/callback\n", "reply_to_token": "a.b.c"}, "reply_to"),
+        ({"reply_to": "/api/v1/request-task/callback", "reply_to_token": "a.b\u00e9"}, "reply_to_token"),
     ],
 )
 def test_a_body_cvdsr_cannot_act_on_says_why(resources: None, change: dict[str, Any], reason: str) -> None:
@@ -190,3 +191,20 @@ def test_the_bearer_token_is_compared_whole() -> None:
     assert fides.authorised(configured, {"authorization": "Bearer t"})
     for given in ("Bearer t ", "bearer t", "Bearer", "t", ""):
         assert not fides.authorised(configured, {"authorization": given})
+
+
+def test_a_body_nested_past_the_parsers_limit_is_not_json() -> None:
+    with pytest.raises(ValueError, match="not JSON"):
+        fides._parse(settings(), b"[" * 5000)
+
+
+async def test_a_request_that_did_not_succeed_or_a_dry_run_is_never_posted_as_done() -> None:
+    record = {"action": "erasure", "credentials": {"reply_to_token": "t"}}
+    erase = {"request_id": "fides-pri_1-erasure", "type": "erase"}
+    for status in ("failed", "partially_succeeded", "rejected"):
+        with pytest.raises(NotSent, match=f"ended {status}"):
+            await fides.callback_body(None, record, erase, {"status": status})  # type: ignore[arg-type]
+    with pytest.raises(NotSent, match="dry run"):
+        await fides.callback_body(None, record, erase | {"dry_run": True}, {"status": "succeeded"})  # type: ignore[arg-type]
+    done = await fides.callback_body(None, record, erase, {"status": "succeeded", "counts": {"images": 4}})  # type: ignore[arg-type]
+    assert done == {"rows_masked": 4}

@@ -116,7 +116,6 @@ def test_a_body_cvdsr_cannot_act_on_gets_400_and_starts_nothing(env: Environment
         assert answer.status_code == 400, answer.text
         assert "error" in answer.json()
     assert env.status("fides-pri_bad-access") is None
-    assert env.status("fides-pri_bad-consent") is None
 
 
 def test_an_access_by_callback_posts_the_persons_rows_and_a_rerun_task_is_the_same_request(
