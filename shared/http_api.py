@@ -8,7 +8,6 @@ No Azure Functions types here: ``functions/intake.py`` turns an ``Answer`` into 
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from collections.abc import Mapping
@@ -20,6 +19,7 @@ from shared import deadlines, extensions, intake, status
 from shared.caller_policy import Caller
 from shared.connections import blob_service, results_container
 from shared.connectors import exported
+from shared.connectors.inbound import json_object
 from shared.dsr_request import REQUEST_ID_RULE, is_request_id
 from shared.instances import RUNNING, DurableClient, runtime_status, started_input
 from shared.outcomes import manifest_head
@@ -77,11 +77,10 @@ async def extend_request(request_id: str, body: bytes, client: DurableClient) ->
     if not is_request_id(request_id):
         return Answer(400, {"error": f"not a request id: {REQUEST_ID_RULE}"})
     try:
-        document = json.loads(body) if len(body) <= MAX_EXTEND_BODY else None
-    except (ValueError, UnicodeDecodeError, RecursionError):
-        document = None
-    given = document.get("until") if isinstance(document, dict) else None
-    reason = document.get("reason") if isinstance(document, dict) else None
+        document = json_object(body) if len(body) <= MAX_EXTEND_BODY else {}
+    except ValueError:
+        document = {}
+    given, reason = document.get("until"), document.get("reason")
     try:
         until = date.fromisoformat(given) if isinstance(given, str) and ISO_DATE.fullmatch(given) else None
     except ValueError:  # 2027-02-30
@@ -144,12 +143,9 @@ async def request_result(request_id: str, client: DurableClient) -> Answer:
                 ended = "failed"  # ended without an outcome (terminated)
             if ended != "succeeded":
                 return Answer(409, {"request_id": request_id, "status": ended})
-            items: list[dict[str, Any]] = []
-            if kind == "export":
-                async for record in exported.records_of(store, request_id):
-                    if len(items) == MAX_RESULT_ITEMS:
-                        return Answer(413, {"error": f"more than {MAX_RESULT_ITEMS} images: read the package"})
-                    items.append(record)
+            items = await exported.rows(store, request_id, MAX_RESULT_ITEMS) if kind == "export" else []
+            if items is None:
+                return Answer(413, {"error": f"more than {MAX_RESULT_ITEMS} images: read the package"})
     except Exception as error:  # storage or the extension did not answer
         logger.warning("result of %s unavailable: %s", request_id, type(error).__name__)
         return _retry_later("result")

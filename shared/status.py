@@ -31,9 +31,7 @@ def _iso(value: Any) -> str | None:
     return value.isoformat() if hasattr(value, "isoformat") else (str(value) if value else None)
 
 
-def describe(
-    request_id: str, status: Any, extensions: Sequence[Mapping[str, Any]] = (), now: datetime | None = None
-) -> dict[str, Any] | None:
+def describe(request_id: str, status: Any, extensions: Sequence[Mapping[str, Any]] = ()) -> dict[str, Any] | None:
     """The status document, or None when no such request exists. Paths only, no links or secrets.
     The deadline (``due_at``, ``days_left``, ``extended``) counts the request's ``extensions``."""
     state = runtime_status(status)
@@ -48,7 +46,7 @@ def describe(
         "phase": custom.get("phase"),
         "progress": custom,
         "type": request.get("type"),
-        **deadlines.clock(request, extensions, _ended_at(output) or now or datetime.now(UTC)),
+        **deadlines.clock(request, extensions, _ended_at(output) or datetime.now(UTC)),
         "created_at": _iso(getattr(status, "created_time", None)),
         "updated_at": _iso(getattr(status, "last_updated_time", None)),
     }

@@ -34,3 +34,14 @@ async def records_of(store: ResultStore, request_id: str) -> AsyncIterator[dict[
     paths = [stored.path async for stored in files(store, request_id) if stored.path.endswith("/images.jsonl")]
     async for record in records(store, paths):
         yield record
+
+
+async def rows(store: ResultStore, request_id: str, limit: int) -> list[dict[str, Any]] | None:
+    """The export's image records as a platform's rows, or None when there are more than ``limit``
+    (the package is the answer then)."""
+    found: list[dict[str, Any]] = []
+    async for record in records_of(store, request_id):
+        if len(found) == limit:
+            return None
+        found.append(record)
+    return found

@@ -49,7 +49,7 @@ PRIVACY_REQUEST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,79}")
 REPLY_TO = re.compile(r"/api/v1/[A-Za-z0-9/_-]{1,200}")  # a path on the configured Fides server, nothing else
 REPLY_TO_TOKEN = re.compile(r"[A-Za-z0-9_.-]{1,8192}")  # a compact JWE: base64url parts joined by dots
 NOT_WAITING = frozenset({400, 409})
-IDENTITIES = ("email", "phone_number", "external_id")  # Fides' identity names that find a person
+IDENTITIES = "email,phone_number,external_id"  # Fides' identity names that find a person
 
 
 def configured(environ: Mapping[str, str] | None = None) -> FidesSettings | None:
@@ -77,11 +77,7 @@ def _parse(settings: FidesSettings, body: bytes) -> tuple[dict[str, Any], dict[s
     identities = document.get("identity")
     if not isinstance(identities, dict):
         raise ValueError("identity: an object of the person's identities is required")
-    found = [
-        (value.strip(), name.replace("phone_number", "phone"))
-        for name in IDENTITIES
-        if isinstance(value := identities.get(name), str) and value.strip()
-    ]
+    found = identity.identifiers_at(identities, IDENTITIES)
     record: dict[str, Any] = {"privacy_request_id": privacy_request_id, "action": action}
     reply_to, token = document.get("reply_to"), document.get("reply_to_token")
     if reply_to is not None or token is not None:  # the callback strategy
@@ -151,12 +147,9 @@ async def callback_body(
         raise NotSent(PLATFORM, "callback", "a dry run changes nothing; Fides would read it as done")
     if record["action"] == "erasure":
         return {"rows_masked": int((outcome.get("counts") or {}).get("images", 0))}
-    rows: list[dict[str, Any]] = []
-    store = ResultStore(results_container(service))
-    async for row in exported.records_of(store, str(request["request_id"])):
-        if len(rows) == MAX_RESULT_ITEMS:
-            raise NotSent(PLATFORM, "callback", f"more than {MAX_RESULT_ITEMS} images (read the package)")
-        rows.append(row)
+    rows = await exported.rows(ResultStore(results_container(service)), str(request["request_id"]), MAX_RESULT_ITEMS)
+    if rows is None:
+        raise NotSent(PLATFORM, "callback", f"more than {MAX_RESULT_ITEMS} images (read the package)")
     return {"access_results": rows}
 
 
