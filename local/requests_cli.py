@@ -24,6 +24,7 @@ from azure.storage.queue import QueueClient
 
 from shared.connections import expand_development_storage
 from shared.deadlines import JURISDICTIONS
+from shared.events.lifecycle import TYPES as LIFECYCLE
 from shared.status import summary
 
 DEFAULT_HOST_URL = "http://127.0.0.1:7071"
@@ -123,7 +124,8 @@ def fetch_status(host_url: str, request_id: str) -> dict[str, Any] | None:
 
 
 def find_event(connection: str, request_id: str, queue: str = "dsr-events") -> dict[str, Any] | None:
-    """The request's completion event on the events queue, read without consuming other messages."""
+    """The request's completion event on the events queue, read without consuming other messages
+    (its lifecycle events, ``cvdsr.request.acknowledged`` and the reminders, are passed over)."""
     with QueueClient.from_connection_string(connection, queue) as client:
         try:
             messages = client.peek_messages(max_messages=32)
@@ -134,7 +136,7 @@ def find_event(connection: str, request_id: str, queue: str = "dsr-events") -> d
                 event = json.loads(base64.b64decode(message.content))
             except ValueError:
                 continue
-            if event.get("subject") == request_id:
+            if event.get("subject") == request_id and event.get("type") not in LIFECYCLE:
                 return dict(event)
     return None
 

@@ -20,6 +20,7 @@ from shared.dsr_request import DsrRequest
 from shared.erase import steps as erase_steps
 from shared.erase import verify as erase_checks
 from shared.erase.finalize import finalize_erase
+from shared.events import lifecycle
 from shared.events.completion import deliver_outcome
 from shared.export import images, performance, predictions, project
 from shared.export.finalize import finalize_export
@@ -33,10 +34,12 @@ from shared.step import Step, in_step, with_store
 
 @with_store
 async def record_request(service: BlobServiceClient, store: ResultStore, payload: c.WithRequest) -> dict[str, Any]:
-    """``request.json``: the validated request (fingerprinted, as history holds it) the work was done for."""
+    """``request.json``: the validated request (fingerprinted, as history holds it) the work was done for;
+    then ``cvdsr.request.acknowledged`` goes out (sent again, under the same id, if this runs again)."""
     request = DsrRequest.from_json_dict(payload["request"])
     await store.ensure_container()
     stored = await store.put_json(layout.request_json(request.request_id), request.to_json())
+    await lifecycle.acknowledge(service, payload["request"])
     return {"path": stored.path, "sha256": stored.sha256}
 
 

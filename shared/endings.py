@@ -10,6 +10,7 @@ records) and leaves a manifest that says why, so no ticket waits forever.
   children are stopped here), orchestrations that failed outside any ``try``, requests still running
   after ``CVDSR_REQUEST_TIMEOUT_HOURS`` (default 168), which it terminates with their children, and
   requests that never started. Each announcement leaves ``{request_id}/ended.json`` (created once).
+  A running request is reminded of its due date (``cvdsr.request.due_soon`` / ``overdue``).
 - ``remove_work``: the work blobs (the clear selector, the selected ids) go when the request ends.
 """
 
@@ -25,6 +26,7 @@ from azure.storage.blob.aio import BlobServiceClient
 
 from shared import claims
 from shared.connections import blob_service, results_container
+from shared.events import lifecycle
 from shared.events.completion import deliver_outcome
 from shared.instances import RUNNING, DurableClient, custom_status, runtime_status, started_input
 from shared.orchestration import names
@@ -72,6 +74,7 @@ async def remove_work(
             removed += 1
         except ResourceNotFoundError:  # gone already (a re-run): the goal holds
             pass
+    await lifecycle.forget(service, request_id, environ)
     await claims.mark_closed(service, request_id, environ)
     return removed
 
@@ -82,7 +85,7 @@ async def sweep(
     """One pass over the open requests; returns what it did, by kind."""
     now = now or datetime.now(UTC)
     limit = timedelta(hours=app_settings(environ).request_timeout_hours)
-    counts = {"timed_out": 0, "announced": 0, "closed": 0}
+    counts = {"timed_out": 0, "announced": 0, "closed": 0, "reminded": 0}
     async with blob_service(environ) as service:
         store = ResultStore(results_container(service, environ))
         async for request_id, since in claims.open_requests(service, environ):
@@ -98,6 +101,8 @@ async def sweep(
                 if now - created > limit:
                     await _time_out(client, request_id, status, limit)
                     counts["timed_out"] += 1
+                elif await _remind(service, status, now, environ):
+                    counts["reminded"] += 1
             elif state in ("Failed", "Terminated", "Canceled"):
                 await stop_children(client, request_id, status, f"the request ended as {state}")
                 counts["announced"] += int(await _announce(store, request_id, status, environ))
@@ -106,6 +111,14 @@ async def sweep(
                 await remove_work(service, store, request_id, environ)
                 counts["closed"] += 1
     return counts
+
+
+async def _remind(service: BlobServiceClient, status: Any, now: datetime, environ: Mapping[str, str] | None) -> bool:
+    """A running request's due-soon or overdue event, once per due date (``shared.events.lifecycle``)."""
+    request = started_input(status).get("request")
+    if not isinstance(request, dict) or "request_id" not in request:
+        return False  # not a request orchestration of this app
+    return await lifecycle.remind(service, request, now, environ) is not None
 
 
 async def _time_out(client: DurableClient, request_id: str, status: Any, limit: timedelta) -> None:

@@ -236,6 +236,10 @@ class AppSettings(BaseSettings):
     events_queue_encoding: Literal["base64", "none"] = "base64"
     webhook_url: str | None = None
     webhook_secret: SecretStr | None = None
+    # Lifecycle events (``shared.events.lifecycle``): acknowledged at intake, and reminders from the
+    # sweeper this many days before a request's due date (0: none) and once it is overdue.
+    lifecycle_events: bool = True
+    due_soon_days: int = Field(7, ge=0, le=90)
     # Which callback hosts a request may name (``shared.events.callbacks``), comma-separated.
     callback_hosts: str = ""
     callback_dev_hosts: str = ""

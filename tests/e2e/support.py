@@ -8,7 +8,7 @@ import hashlib
 import json
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +31,7 @@ from local.servicebus_peer import run_peer
 from local.simulator import SimulatorConfig, run_simulator
 from local.simulator.server import RunningSimulator
 from shared.events import channels
+from shared.events.lifecycle import TYPES as LIFECYCLE
 
 REPO = Path(__file__).parents[2]
 TRAINING_KEY = "e2e-training-key-7f3a9c2b5d"
@@ -68,6 +69,9 @@ class Environment:
     webhook: Webhook
     events_queue: str
     settings: dict[str, str]
+    # Every event taken off the events queue, by message id: the queue is drained, not peeked (a peek
+    # sees 32 messages at most, and each request sends lifecycle events besides its outcome).
+    queued: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     # -- sending --------------------------------------------------------------------------------------
 
@@ -176,25 +180,25 @@ class Environment:
     def blob_names(self, prefix: str) -> list[str]:
         return [b.name for b in self.container().list_blobs(name_starts_with=prefix)]
 
-    def events(self, request_id: str) -> list[dict[str, Any]]:
-        """Events for ``request_id`` on the Storage queue (peeked, not consumed)."""
+    def events(self, request_id: str, *, lifecycle: bool = False) -> list[dict[str, Any]]:
+        """Outcome events for ``request_id`` on the Storage queue, in the order they arrived (with
+        ``lifecycle``, the acknowledged / due-soon / overdue events too)."""
         queue = QueueClient.from_connection_string(self.connection_string, self.events_queue)
         try:
-            messages = queue.peek_messages(max_messages=32)
+            while batch := list(queue.receive_messages(messages_per_page=32, visibility_timeout=300)):
+                for message in batch:
+                    self.queued.setdefault(message.id, json.loads(base64.b64decode(message.content)))
+                    queue.delete_message(message)
         except ResourceNotFoundError:
             return []
-        found = [json.loads(base64.b64decode(m.content)) for m in messages]
-        return [e for e in found if e["subject"] == request_id]
+        return _ours(self.queued.values(), request_id, lifecycle)
 
-    def bus_events(self, request_id: str) -> list[dict[str, Any]]:
-        return [
-            json.loads(m.body)
-            for m in self.peer.messages("dsr-events/subscriptions/all")
-            if json.loads(m.body)["subject"] == request_id
-        ]
+    def bus_events(self, request_id: str, *, lifecycle: bool = False) -> list[dict[str, Any]]:
+        found = [json.loads(m.body) for m in self.peer.messages("dsr-events/subscriptions/all")]
+        return _ours(found, request_id, lifecycle)
 
-    def hook_events(self, request_id: str) -> list[dict[str, Any]]:
-        return [e for e in self.webhook.received if e["subject"] == request_id]
+    def hook_events(self, request_id: str, *, lifecycle: bool = False) -> list[dict[str, Any]]:
+        return _ours(self.webhook.received, request_id, lifecycle)
 
     def restart_host(self) -> None:
         """Start the host process again (after a kill), on the same task hub and settings."""
@@ -214,6 +218,10 @@ class Environment:
     def api_calls(self) -> int:
         """Training and Prediction API requests the simulator has seen (not file downloads)."""
         return sum(1 for e in self.simulator.simulator.request_log.entries() if e.path.startswith("/customvision/"))
+
+
+def _ours(events: Iterable[dict[str, Any]], request_id: str, lifecycle: bool) -> list[dict[str, Any]]:
+    return [e for e in events if e["subject"] == request_id and (lifecycle or e["type"] not in LIFECYCLE)]
 
 
 @contextmanager

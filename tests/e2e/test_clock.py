@@ -111,3 +111,25 @@ def test_a_ccpa_request_is_extended_once_and_a_request_without_a_rule_has_no_clo
     assert extend(env, "CLOCK-NOSUCH-1", today).status_code == 404
     ended(env, "CLOCK-CCPA-1")
     ended(env, "CLOCK-NONE-1")
+
+
+def test_a_request_is_acknowledged_at_intake_on_every_channel_once(env: Environment) -> None:
+    """``cvdsr.request.acknowledged`` goes out when the request is taken, before its outcome, with the
+    CCPA's confirmation date (10 business days, §7021); a redelivery is the same request: no second one."""
+    received = datetime(2026, 11, 25, 16, 0, tzinfo=UTC)  # a Wednesday: 10 business days end on 9 December
+    body = env.request("CLOCK-ACK-1", jurisdiction="ccpa", received_at=received.isoformat(), include=["projects"])
+    env.send_queue(body)
+    env.wait("CLOCK-ACK-1")
+    env.send_queue(body)
+    assert env.post(body).status_code in (200, 202)
+    ended(env, "CLOCK-ACK-1")
+    for events in (env.events, env.bus_events, env.hook_events):
+        sent = [e["type"] for e in events("CLOCK-ACK-1", lifecycle=True)]
+        # The redeliveries re-send the outcome (the same event again); the acknowledgement went once.
+        assert sent[:2] == ["cvdsr.request.acknowledged", "cvdsr.export.completed"], (events, sent)
+        assert sent.count("cvdsr.request.acknowledged") == 1, (events, sent)
+        data = events("CLOCK-ACK-1", lifecycle=True)[0]["data"]
+        assert (data["status"], data["jurisdiction"], data["acknowledge_by"]) == ("acknowledged", "ccpa", "2026-12-09")
+        assert data["due_at"] == "2027-01-08T23:59:59+00:00"  # received + 44 days: the day of receipt is day 1
+        assert (data["ticket"]["system"], data["ticket"]["id"]) == ("servicenow", "T-CLOCK-ACK-1")
+    assert {e["type"] for e in env.events("CLOCK-ACK-1")} == {"cvdsr.export.completed"}, "outcomes by default"

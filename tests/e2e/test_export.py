@@ -59,9 +59,10 @@ def one_event_per_channel(env: Environment, request_id: str) -> dict[str, Any]:
     assert event["specversion"] == "1.0"
     assert event["data"]["status"] == "succeeded"
     assert event["data"]["ticket"] == {"system": "servicenow", "id": f"T-{request_id}", "url": None}
-    message = next(
+    acknowledged, message = (
         m for m in env.peer.messages("dsr-events/subscriptions/all") if json.loads(m.body)["subject"] == request_id
     )
+    assert acknowledged.message_id == f"{request_id}:acknowledged"
     assert message.message_id == f"{request_id}:succeeded"
     assert message.correlation_id == f"T-{request_id}"
     assert message.subject == "cvdsr.export.completed"

@@ -181,7 +181,7 @@ async def test_the_sweeper_settles_terminated_timed_out_and_never_started_reques
     client.instances["SW-DONE"].runtime_status = "Completed"
     later = datetime.now(UTC) + timedelta(hours=2)
     counts = await endings.sweep(client, now=later)
-    assert counts == {"timed_out": 1, "announced": 1, "closed": 2}
+    assert counts == {"timed_out": 1, "announced": 1, "closed": 2, "reminded": 0}
     assert sorted(client.terminated) == sorted(["SW-SLOW", "SW-TERM:demo", f"SW-TERM:demo:{PROJECT}"])
     (event,) = [e for e in events(settings) if e["subject"] == "SW-TERM"]
     assert event["type"] == "cvdsr.export.failed"
@@ -191,7 +191,7 @@ async def test_the_sweeper_settles_terminated_timed_out_and_never_started_reques
         assert await blob_text(settings, layout.private_request(request_id)) is None
     # The next pass announces the timed-out request once, and nothing twice.
     again = await endings.sweep(client, now=later)
-    assert again == {"timed_out": 0, "announced": 1, "closed": 0}
+    assert again == {"timed_out": 0, "announced": 1, "closed": 0, "reminded": 0}
     assert len([e for e in events(settings) if e["subject"] == "SW-TERM"]) == 1
     assert started["binding"]
 

@@ -1,0 +1,144 @@
+"""The events of a request's life before its outcome: ``cvdsr.request.acknowledged`` when it is taken,
+``cvdsr.request.due_soon`` when it is still open ``CVDSR_DUE_SOON_DAYS`` before its due date and
+``cvdsr.request.overdue`` once that date has passed (README "Lifecycle events").
+
+They go out on the outcome's channels (``completion.send_completion``). The acknowledgement is sent
+by the request's first activity (``record_request``), so a start that crashes before it is sent sends
+it when the activity runs again; the reminders by the sweeper (``shared.endings.sweep``), once per
+request and due date: a marker in the state container (``reminders/<request id>/<kind>-<due>.json``)
+is written after the event went out, so a crash in between sends it again under the same CloudEvent
+``id`` (consumers de-duplicate on it), and an extension, a new due date, arms both reminders again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
+from azure.storage.blob.aio import BlobServiceClient
+
+from shared import deadlines, extensions
+from shared.connections import created_state_container, state_container
+from shared.settings import app_settings
+
+from .cloudevent import build_event
+from .completion import send_completion
+
+logger = logging.getLogger(__name__)
+
+Kind = Literal["acknowledged", "due_soon", "overdue"]
+KINDS: tuple[Kind, ...] = ("acknowledged", "due_soon", "overdue")
+TYPES = frozenset(f"cvdsr.request.{kind}" for kind in KINDS)
+
+
+def lifecycle_data(
+    kind: Kind, request: Mapping[str, Any], extended: Sequence[Mapping[str, Any]], now: datetime
+) -> dict[str, Any]:
+    """The event's ``data``: the request's identity and deadline, never its subject or selector."""
+    clock = deadlines.clock(request, extended, now)
+    rule = deadlines.RULES.get(request.get("jurisdiction") or "other")
+    received = deadlines.instant(request.get("received_at"))
+    acknowledge_by = rule.acknowledge_by(received.date()) if rule and received else None
+    return {
+        "request_id": request["request_id"],
+        "type": request.get("type"),
+        "status": kind,
+        "ticket": request.get("ticket"),
+        "resources": request.get("resources", []),
+        "dry_run": bool(request.get("dry_run")),
+        "acknowledge_by": acknowledge_by.isoformat() if acknowledge_by else None,
+        **{
+            key: clock[key]
+            for key in ("jurisdiction", "received_at", "due_at", "days_left", "extended", "extension_reason")
+        },
+    }
+
+
+def lifecycle_event(
+    kind: Kind, request: Mapping[str, Any], extended: Sequence[Mapping[str, Any]], now: datetime
+) -> dict[str, Any]:
+    """A CloudEvent whose ``id`` names the request, the kind and (for a reminder) the due date it is
+    about: sent again, it is the same event."""
+    return build_event(lifecycle_data(kind, request, extended, now), type_=f"cvdsr.request.{kind}", time=now)
+
+
+async def acknowledge(
+    service: BlobServiceClient, request: Mapping[str, Any], environ: Mapping[str, str] | None = None
+) -> dict[str, str] | None:
+    """Send ``cvdsr.request.acknowledged``; None when lifecycle events are off. A channel's failure is
+    reported per channel, as for the outcome: the request goes on."""
+    if not app_settings(environ).lifecycle_events:
+        return None
+    extended = await extensions.load(service, str(request["request_id"]))
+    return await send_completion(
+        lifecycle_event("acknowledged", request, extended, datetime.now(UTC)), request, environ
+    )
+
+
+def reminder_due(
+    request: Mapping[str, Any], extended: Sequence[Mapping[str, Any]], now: datetime, soon: timedelta
+) -> tuple[Kind, str] | None:
+    """Which reminder an open request is owed now, with the due date it is about: ``overdue`` after the
+    end of its due day, ``due_soon`` within ``soon`` of it; None without a due date."""
+    due = deadlines.instant(deadlines.clock(request, extended, now)["due_at"])
+    if due is None:
+        return None
+    if now > due:
+        return "overdue", due.isoformat()
+    if soon > timedelta(0) and now >= due - soon:
+        return "due_soon", due.isoformat()
+    return None
+
+
+def _marker(request_id: str, kind: Kind, due_at: str) -> str:
+    # The due date in a blob name: hashed, as its offset's '+' and ':' are awkward in a URL.
+    return f"reminders/{request_id}/{kind}-{hashlib.sha256(due_at.encode()).hexdigest()[:16]}.json"
+
+
+async def remind(
+    service: BlobServiceClient,
+    request: Mapping[str, Any],
+    now: datetime,
+    environ: Mapping[str, str] | None = None,
+) -> Kind | None:
+    """Send the reminder an open request is owed, once per due date; returns the kind sent."""
+    settings = app_settings(environ)
+    if not settings.lifecycle_events:
+        return None
+    request_id = str(request["request_id"])
+    extended = await extensions.load(service, request_id)
+    owed = reminder_due(request, extended, now, timedelta(days=settings.due_soon_days))
+    if owed is None:
+        return None
+    kind, due_at = owed
+    marker = state_container(service, environ).get_blob_client(_marker(request_id, kind, due_at))
+    try:
+        await marker.get_blob_properties()
+        return None  # sent before
+    except ResourceNotFoundError:
+        pass
+    delivery = await send_completion(lifecycle_event(kind, request, extended, now), request, environ)
+    await created_state_container(service, environ)
+    try:
+        await marker.upload_blob(f'{{"sent_at": "{now.isoformat()}"}}'.encode(), overwrite=False)
+    except ResourceExistsError:  # another sweep sent it at the same moment: at least once, as documented
+        pass
+    logger.info("request %s: %s sent (%s)", request_id, kind, ", ".join(f"{k} {v}" for k, v in delivery.items()))
+    return kind
+
+
+async def forget(service: BlobServiceClient, request_id: str, environ: Mapping[str, str] | None = None) -> None:
+    """Remove the request's reminder markers once it has ended (they are only needed while it is open)."""
+    container = state_container(service, environ)
+    try:
+        async for blob in container.list_blobs(name_starts_with=f"reminders/{request_id}/"):
+            try:
+                await container.delete_blob(blob.name)
+            except ResourceNotFoundError:
+                pass
+    except ResourceNotFoundError:  # no state container yet: nothing to forget
+        pass
