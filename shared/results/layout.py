@@ -68,3 +68,9 @@ def image_file(request_id: str, project_id: str, image_id: str, extension: str) 
 
 def prediction_file(request_id: str, project_id: str, prediction_id: str, extension: str) -> str:
     return f"{project_dir(request_id, project_id)}/predictions/{prediction_id}.{extension}"
+
+
+def register_month(year: int, month: int) -> str:
+    """The request register's append blob of the requests received in one month (UTC), in the
+    register container (``CVDSR_REGISTER_CONTAINER``): one JSON line per entry."""
+    return f"{year:04d}-{month:02d}.jsonl"
