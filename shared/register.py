@@ -46,6 +46,7 @@ DENIED = ("rejected", "failed")
 MAX_REASON = 500
 MAX_DAYS = 731  # the 24 months the register is kept
 MAX_RECORDS = 10_000
+MAX_BODY = 64 * 1024  # a rejected body larger than a request may be is not read at all
 
 
 class TooManyRecords(ValueError):
@@ -100,9 +101,9 @@ def rejected_entry(
 ) -> dict[str, Any]:
     """A rejected message, received and answered at once. Only the type and jurisdiction are read from
     the body, and only when they are one of the known values: the rest of it may hold anything."""
-    try:
-        body = json.loads(raw)
-    except ValueError:
+    try:  # a hostile body (too large, nested too deep, not JSON) is simply not read
+        body = json.loads(raw) if len(raw) <= MAX_BODY else None
+    except (ValueError, RecursionError):
         body = None
     body = body if isinstance(body, dict) else {}
     kind = body.get("type") if body.get("type") in ("export", "erase") else None
@@ -179,6 +180,16 @@ async def read(
 ) -> list[dict[str, Any]]:
     """The records of the requests received from ``start`` to ``end`` (UTC days, both included),
     oldest first. Raises ``TooManyRecords`` past ``MAX_RECORDS``."""
+    found = await records(service, start, end, environ)
+    if len(found) > MAX_RECORDS:
+        raise TooManyRecords(f"more than {MAX_RECORDS} requests received in the range: ask for a shorter one")
+    return found
+
+
+async def records(
+    service: BlobServiceClient, start: date, end: date, environ: Mapping[str, str] | None = None
+) -> list[dict[str, Any]]:
+    """``read`` without its cap: for cvdsr's own searches (``shared.erase.own_copies``)."""
     registry = container(service, environ)
     entries: list[dict[str, Any]] = []
     for year, month in _months(start, end):
@@ -193,10 +204,8 @@ async def read(
                 continue
             if isinstance(entry, dict):
                 entries.append(entry)
-    records = [r for r in fold(entries) if (day := _received_day(r)) is not None and start <= day <= end]
-    if len(records) > MAX_RECORDS:
-        raise TooManyRecords(f"more than {MAX_RECORDS} requests received in the range: ask for a shorter one")
-    return sorted(records, key=lambda r: (deadlines.instant(r["received_at"]), str(r["request_id"])))
+    found = [r for r in fold(entries) if (day := _received_day(r)) is not None and start <= day <= end]
+    return sorted(found, key=lambda r: (deadlines.instant(r["received_at"]), str(r["request_id"])))
 
 
 def to_csv(records: Iterable[Mapping[str, Any]]) -> str:

@@ -67,6 +67,13 @@ def test_a_rejection_reads_only_known_values_from_the_body() -> None:
     assert other["type"] is None
 
 
+@pytest.mark.parametrize("raw", [b"[" * 100_000, b'{"type": "erase", "x": "' + b"a" * 70_000 + b'"}', b"[1]"])
+def test_a_hostile_rejected_body_is_not_read(raw: bytes) -> None:
+    entry = register.rejected_entry("rejected-1", "1", ["message is not JSON"], "2026-12-01T10:00:00Z", "http", raw)
+    assert entry["type"] is None
+    assert entry["status"] == "rejected"
+
+
 def test_fold_one_record_per_request_whatever_was_appended_twice() -> None:
     received = register.received_entry(REQUEST, "http")
     responded = register.responded_entry(REQUEST, outcome("succeeded"))
