@@ -154,6 +154,12 @@ async def dsr_finalize_erase(payload: contracts.Finalize) -> dict[str, Any]:
     return await activities.finalize_erase_request(payload)
 
 
+@bp.function_name(names.ERASE_OWN_COPIES)
+@bp.activity_trigger(input_name="payload")
+async def dsr_erase_own_copies(payload: contracts.OwnCopies) -> list[dict[str, Any]]:
+    return await activities.erase_own_copies(payload)
+
+
 @bp.function_name(names.EXPORT_ACCOUNT)
 @bp.activity_trigger(input_name="payload")
 async def dsr_export_account(payload: contracts.ExportAccount) -> dict[str, Any]:

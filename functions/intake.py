@@ -1,5 +1,5 @@
 """Intake triggers: Storage queue, Service Bus queue and HTTP, all into ``shared.intake.submit``; the
-status, result and health routes."""
+status, result, register and health routes."""
 
 import json
 
@@ -36,6 +36,12 @@ async def dsr_intake_servicebus(message: func.ServiceBusMessage, client: df.Dura
 @bp.durable_client_input(client_name="client")
 async def dsr_intake_http(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     return respond(await http_api.submit_request(req.get_body(), req.headers, client))
+
+
+@bp.function_name("dsr_register_http")
+@bp.route(route="requests", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
+async def dsr_register_http(req: func.HttpRequest) -> func.HttpResponse:
+    return respond(await http_api.register_records(req.params))
 
 
 @bp.function_name("dsr_status_http")

@@ -23,6 +23,7 @@ _COMMANDS: dict[str, tuple[str, str, str, str]] = {
         "run_extend",
         "extend a request's due date, with a reason",
     ),
+    "register": ("local.register_cli", "add_arguments", "run_from_args", "export the request register"),
     "demo": ("local.demo", "add_arguments", "run_from_args", "run an export and an erase end to end, locally"),
     "bench": ("local.bench.cli", "add_arguments", "run_from_args", "benchmark an export or erase against its bound"),
     "selftest": (

@@ -17,6 +17,7 @@ from shared.arm import ArmClient, ArmError
 from shared.connections import evidence_container, results_container
 from shared.customvision import AuthenticationError
 from shared.dsr_request import DsrRequest
+from shared.erase import own_copies
 from shared.erase import steps as erase_steps
 from shared.erase import verify as erase_checks
 from shared.erase.finalize import finalize_erase
@@ -221,6 +222,17 @@ async def finalize_erase_request(service: BlobServiceClient, store: ResultStore,
         payload["started_at"],
         payload["resources"],
         evidence=ResultStore(evidence) if evidence else None,
+        own_copies=payload.get("own_copies", []),
+    )
+
+
+@with_store
+async def erase_own_copies(
+    service: BlobServiceClient, store: ResultStore, payload: c.OwnCopies
+) -> list[dict[str, Any]]:
+    """cvdsr's earlier exports for the erase's data subject: deleted (listed on a dry run)."""
+    return await own_copies.erase_own_copies(
+        service, store, payload["request_id"], payload["subject"], dry_run=payload["dry_run"]
     )
 
 

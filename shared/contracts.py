@@ -122,6 +122,12 @@ EraseVerify = VerifyProject | VerifyImages
 class Finalize(WithRequest):
     started_at: str
     resources: list[dict[str, Any]]
+    own_copies: NotRequired[list[dict[str, Any]]]  # an erase's: shared.erase.own_copies
+
+
+class OwnCopies(OnRequest):
+    subject: str | None  # the fingerprint of subject.reference
+    dry_run: bool
 
 
 class RecordFailure(WithRequest):

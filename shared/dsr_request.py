@@ -214,6 +214,7 @@ class RequestRejected(ValueError):
         # Where the rejection is recorded: the request's own id if it had a valid one, else an id
         # derived from the body, so a redelivered bad message lands in the same place.
         self.digest = hashlib.sha256(raw).hexdigest()[:24]
+        self.raw = raw  # never stored: the register reads only its type and jurisdiction
         self.record_id = request_id or "rejected-" + self.digest
 
 

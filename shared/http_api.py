@@ -1,5 +1,5 @@
-"""The HTTP routes' bodies: ``POST /api/requests``, ``GET /api/requests/{request_id}``, its ``/result``
-and ``GET /api/health``.
+"""The HTTP routes' bodies: ``POST /api/requests``, ``GET /api/requests/{request_id}``, its ``/result``,
+``GET /api/requests?from=&to=`` (the register) and ``GET /api/health``.
 
 Every answer is a 2xx or a 4xx the caller can act on, or a 503 with ``Retry-After`` when the platform
 (storage, the Durable extension) does not answer: never a 500 and never an echo of what was sent.
@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from shared import deadlines, extensions, intake, status
+from shared import deadlines, extensions, intake, register, status
 from shared.caller_policy import Caller
 from shared.connections import blob_service, results_container
 from shared.connectors import exported
@@ -150,3 +150,32 @@ async def request_result(request_id: str, client: DurableClient) -> Answer:
         logger.warning("result of %s unavailable: %s", request_id, type(error).__name__)
         return _retry_later("result")
     return Answer(200, {"request_id": request_id, "status": "succeeded", "type": kind, "items": items})
+
+
+def _day(value: str | None) -> date | None:
+    try:
+        return date.fromisoformat(value) if value and ISO_DATE.fullmatch(value) else None
+    except ValueError:  # 2027-02-30
+        return None
+
+
+async def register_records(params: Mapping[str, str]) -> Answer:
+    """``GET /api/requests?from=YYYY-MM-DD&to=YYYY-MM-DD``: the register's records of the requests
+    received in those UTC days (both included), oldest first. 400 a bad range (at most
+    ``register.MAX_DAYS`` days), 413 more than ``register.MAX_RECORDS`` records."""
+    start, end = _day(params.get("from")), _day(params.get("to"))
+    if start is None or end is None:
+        return Answer(400, {"error": "from and to are required, as YYYY-MM-DD"})
+    if start > end:
+        return Answer(400, {"error": "from is after to"})
+    if (end - start).days + 1 > register.MAX_DAYS:
+        return Answer(400, {"error": f"at most {register.MAX_DAYS} days at once (the register keeps 24 months)"})
+    try:
+        async with blob_service() as service:
+            records = await register.read(service, start, end)
+    except register.TooManyRecords as too_many:
+        return Answer(413, {"error": str(too_many)})
+    except Exception as error:  # storage did not answer
+        logger.warning("register unavailable: %s", type(error).__name__)
+        return _retry_later("register")
+    return Answer(200, {"from": str(start), "to": str(end), "count": len(records), "records": records})

@@ -14,7 +14,7 @@ from typing import Any
 
 from azure.storage.blob.aio import BlobServiceClient
 
-from shared import claims, deadlines, endings, fingerprints
+from shared import claims, deadlines, endings, fingerprints, register
 from shared.caller_policy import Caller, CallerPolicy
 from shared.connections import blob_service, results_container
 from shared.connectors import holds
@@ -58,7 +58,7 @@ async def submit(raw: bytes, client: DurableClient, *, channel: str, caller: Cal
             raise RequestRejected(refused, request_id=request.request_id, raw=raw)
     except RequestRejected as rejection:
         logger.warning("request rejected on %s: %s", channel, "; ".join(rejection.reasons))
-        await record_rejection(rejection, client)
+        await record_rejection(rejection, client, channel=channel)
         return IntakeResult("rejected", rejection.record_id, tuple(rejection.reasons))
 
     request_id = request.request_id
@@ -68,7 +68,7 @@ async def submit(raw: bytes, client: DurableClient, *, channel: str, caller: Cal
         if held is not None:
             on_hold = RequestRejected([held], request_id=request_id, raw=raw)
             logger.warning("request %s rejected on %s: the person is on legal hold", request_id, channel)
-            await record_rejection(on_hold, client)
+            await record_rejection(on_hold, client, channel=channel)
             return IntakeResult("rejected", on_hold.record_id, tuple(on_hold.reasons))
         store = ResultStore(results_container(service))
         clear = request.to_json()
@@ -99,6 +99,8 @@ async def submit(raw: bytes, client: DurableClient, *, channel: str, caller: Cal
         await claims.mark_open(service, request_id)
         # The values that identify the person stay out of history: the work reads them from here.
         await store.put_json(layout.private_request(request_id), clear)
+        # The register's record of receipt (written again by a redelivery; the reader folds them).
+        await register.append(service, register.received_entry(kept, channel))
         started = orchestration_input(kept, binding, fan_out(request))
         try:
             await client.start_new(REQUEST_ORCHESTRATOR, request_id, started)
@@ -167,7 +169,7 @@ async def _repeat(
 async def _conflict(request: DsrRequest, raw: bytes, client: DurableClient, channel: str) -> IntakeResult:
     rejection = RequestRejected([CONFLICT], request_id=request.request_id, raw=raw)
     logger.warning("request %s from %s conflicts with the request of that id", request.request_id, channel)
-    await record_rejection(rejection, client, conflict=True)
+    await record_rejection(rejection, client, conflict=True, channel=channel)
     return IntakeResult("rejected", request.request_id, tuple(rejection.reasons))
 
 
@@ -193,7 +195,9 @@ def fan_out(request: DsrRequest, environ: Mapping[str, str] | None = None) -> di
     return {"project_width": settings.project_width(request.type), "page_width": settings.page_parallelism}
 
 
-async def record_rejection(rejection: RequestRejected, client: DurableClient, *, conflict: bool = False) -> None:
+async def record_rejection(
+    rejection: RequestRejected, client: DurableClient, *, conflict: bool = False, channel: str | None = None
+) -> None:
     """A result record and a ``cvdsr.request.rejected`` event. The body is not stored: a rejected
     message may hold anything, including personal data or secrets pasted by mistake.
 
@@ -215,6 +219,10 @@ async def record_rejection(rejection: RequestRejected, client: DurableClient, *,
         if conflict or (rejection.request_id and await _names_a_request(service, store, client, rejection.request_id)):
             path = layout.rejection(rejection.record_id, rejection.digest)
         await store.put_json(path, record)
+        entry = register.rejected_entry(
+            rejection.record_id, rejection.digest, rejection.reasons, now, channel, rejection.raw
+        )
+        await register.append(service, entry)
     data = {
         "request_id": rejection.record_id,
         "rejection_id": rejection.digest,

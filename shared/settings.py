@@ -218,6 +218,8 @@ class AppSettings(BaseSettings):
     results_container: ContainerName = "dsr-results"
     state_container: ContainerName = "cvdsr-state"
     audit_container: ContainerName | None = None
+    # The request register (CCPA Regulations §7101), kept 24 months: ``shared.register``.
+    register_container: ContainerName = "dsr-register"
     # The Training API: version, and calls/s per resource and process (the API allows 10 per key).
     api_version: Literal["3.3", "3.4-preview"] = "3.3"
     api_rate_per_second: float = Field(8.0, gt=0)

@@ -1,5 +1,5 @@
 // Host storage of the function app (AzureWebJobsStorage: Durable task hub, host keys and locks), the
-// request and event queues, the results, audit and deployment containers, and their retention.
+// request and event queues, the results, audit, register and deployment containers, and their retention.
 // Shared keys are disabled: every client (the app, azd, people) authenticates with Entra ID.
 param name string
 param location string
@@ -38,6 +38,10 @@ param auditContainerName string
 param deploymentContainerName string
 param resultsRetentionDays int
 param auditRetentionDays int
+
+@minValue(731)
+@description('Days the dsr-register container keeps each month of the request register immutable, and after which the lifecycle rule deletes it (CCPA Regulations 7101: 24 months).')
+param registerRetentionDays int = 731
 param logAnalyticsWorkspaceId string = ''
 
 // The Functions host moves a Storage-queue message that failed maxDequeueCount times here.
@@ -155,6 +159,26 @@ resource auditRetention 'Microsoft.Storage/storageAccounts/blobServices/containe
   }
 }
 
+// The request register (shared/register.py, CCPA Regulations 7101): one append blob per month of
+// receipt. Appends stay possible (allowProtectedAppendWrites); nothing can be overwritten or deleted
+// for registerRetentionDays, after which the lifecycle rule below deletes it.
+resource registerContainer 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = {
+  parent: blobService
+  name: 'dsr-register'
+  properties: {
+    publicAccess: 'None'
+  }
+}
+
+resource registerRetention 'Microsoft.Storage/storageAccounts/blobServices/containers/immutabilityPolicies@2023-05-01' = {
+  parent: registerContainer
+  name: 'default'
+  properties: {
+    immutabilityPeriodSinceCreationInDays: registerRetentionDays
+    allowProtectedAppendWrites: true
+  }
+}
+
 // Flex Consumption deployment packages (azd deploy uploads here through the app's identity).
 resource deploymentContainer 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = {
   parent: blobService
@@ -244,6 +268,28 @@ resource lifecycle 'Microsoft.Storage/storageAccounts/managementPolicies@2023-05
             }
           }
         }
+        {
+          name: 'delete-expired-register'
+          enabled: true
+          type: 'Lifecycle'
+          definition: {
+            filters: {
+              blobTypes: [
+                'appendBlob'
+              ]
+              prefixMatch: [
+                '${registerContainer.name}/'
+              ]
+            }
+            actions: {
+              baseBlob: {
+                delete: {
+                  daysAfterModificationGreaterThan: registerRetentionDays + 1
+                }
+              }
+            }
+          }
+        }
       ]
     }
   }
@@ -299,6 +345,7 @@ output name string = storage.name
 output blobEndpoint string = storage.properties.primaryEndpoints.blob
 output resultsContainerName string = resultsContainer.name
 output auditContainerName string = auditContainer.name
+output registerContainerName string = registerContainer.name
 output deploymentContainerName string = deploymentContainer.name
 output requestsQueueName string = requestsQueue.name
 output eventsQueueName string = eventsQueue.name

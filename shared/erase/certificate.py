@@ -70,6 +70,7 @@ async def write_certificate(
     counts: dict[str, int],
     checks: list[dict[str, Any]],
     errors: list[dict[str, Any]],
+    own_copies: list[dict[str, Any]] = [],  # noqa: B006 - read only; the name another branch uses too
 ) -> StoredFile:
     body = {
         "certificate_version": 1,
@@ -90,6 +91,8 @@ async def write_certificate(
         "verified": bool(checks) and all(check["passed"] for check in checks),
         "not_deletable_by_api": NOT_DELETABLE_BY_API,
         "errors": errors,
+        # cvdsr's own earlier copies for the subject (GDPR Art. 17/19): request_id, blobs, deleted_at.
+        "own_copies": own_copies,
     }
     document = {
         "certificate": body,

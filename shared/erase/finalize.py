@@ -58,7 +58,10 @@ async def finalize_erase(
     resources: list[dict[str, Any]],
     *,
     evidence: ResultStore | None = None,
+    own_copies: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
+    """``own_copies``: cvdsr's earlier exports for the data subject, deleted (or, on a dry run, that
+    would be), from ``shared.erase.own_copies``; in the plan or the certificate."""
     request_id = request["request_id"]
     projects = [{**p, "resource": r["resource"]} for r in resources for p in r.get("projects", [])]
     errors = [e for r in resources for e in r.get("errors", [])] + [e for p in projects for e in p.get("errors", [])]
@@ -89,6 +92,7 @@ async def finalize_erase(
                 "would_delete": counts,
                 "projects": [{"resource": p["resource"], **(p.get("plan") or {})} for p in projects],
                 "missing_projects": [m for r in resources for m in r.get("missing_projects", [])],
+                "own_copies": own_copies or [],
                 "errors": errors,
             },
         )
@@ -114,6 +118,7 @@ async def finalize_erase(
             counts=counts,
             checks=checks,
             errors=errors,
+            own_copies=own_copies or [],
         )
         result["certificate"] = certificate.path
         result["certificate_sha256"] = certificate.sha256

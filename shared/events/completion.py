@@ -9,7 +9,7 @@ from typing import Any
 
 from azure.storage.blob.aio import BlobServiceClient
 
-from shared import connectors, deadlines, extensions
+from shared import connectors, deadlines, extensions, register
 from shared.connections import blob_service, results_container
 from shared.results.links import read_link
 from shared.settings import app_settings
@@ -124,6 +124,8 @@ async def deliver_outcome(
         container = results_container(service, environ).container_name
         result = await result_links(service, container, outcome, environ)
         extended = await extensions.load(service, str(request["request_id"]))
+        # The register's record of the response, before it is sent (a retry appends it again: folded).
+        await register.append(service, register.responded_entry(request, outcome), environ)
     delivery = await send_completion(make_event(request, outcome, result, extended), request, environ)
     # The privacy platform whose webhook started the request hears of it through its own API.
     return delivery | await connectors.report(request, outcome, result)

@@ -32,6 +32,7 @@ ERASE_ITERATIONS = "dsr_erase_iterations"
 ERASE_PROJECT = "dsr_erase_project"
 ERASE_VERIFY = "dsr_erase_verify"
 FINALIZE_ERASE = "dsr_finalize_erase"
+ERASE_OWN_COPIES = "dsr_erase_own_copies"
 
 EXPORT_ACCOUNT = "dsr_export_account"
 ERASE_ACCOUNT = "dsr_erase_account"

@@ -89,13 +89,13 @@ def _work(
                 yield from _erase_account(context, request, result)
 
     context.set_custom_status({"phase": "finalizing", "due_at": request.get("due_at")})
-    return (
-        yield activity(
-            context,
-            names.FINALIZE_EXPORT if export else names.FINALIZE_ERASE,
-            {"request": request, "started_at": started_at, "resources": resource_results},
-        )
-    )
+    finalizing: c.Finalize = {"request": request, "started_at": started_at, "resources": resource_results}
+    subject = (request.get("subject") or {}).get("reference")
+    if not export and subject:
+        # cvdsr's own earlier copies for this person go too (GDPR Art. 17/19): shared.erase.own_copies.
+        copies: c.OwnCopies = {"request_id": request_id, "subject": subject, "dry_run": bool(request.get("dry_run"))}
+        finalizing["own_copies"] = yield activity(context, names.ERASE_OWN_COPIES, copies)
+    return (yield activity(context, names.FINALIZE_EXPORT if export else names.FINALIZE_ERASE, finalizing))
 
 
 def _resources(request: dict[str, Any]) -> list[str]:

@@ -27,6 +27,7 @@ manifest = _in_request("manifest.json", "The outcome, counts and every file with
 audit_log = _in_request("audit.jsonl", "Every Training API call and decision, appended by each step.")
 report = _in_request("report.html", "The person-readable summary of an export.")
 export_zip = _in_request("export.zip", "The package of an export's files, when asked for.")
+own_copies = _in_request("own-copies.json", "An erase's list of cvdsr's earlier copies it deletes, kept before.")
 erasure_certificate = _in_request("erasure-certificate.json", "The signed proof of an erase.")
 ended = _in_request("ended.json", "Written once when the sweeper announced a request that ended silently.")
 work_prefix = _in_request("work/", "Blobs the work needs while it runs (clear selector, ids); removed at the end.")
@@ -68,3 +69,9 @@ def image_file(request_id: str, project_id: str, image_id: str, extension: str) 
 
 def prediction_file(request_id: str, project_id: str, prediction_id: str, extension: str) -> str:
     return f"{project_dir(request_id, project_id)}/predictions/{prediction_id}.{extension}"
+
+
+def register_month(year: int, month: int) -> str:
+    """The request register's append blob of the requests received in one month (UTC), in the
+    register container (``CVDSR_REGISTER_CONTAINER``): one JSON line per entry."""
+    return f"{year:04d}-{month:02d}.jsonl"

@@ -259,6 +259,7 @@ def environment(
             # claims of request ids, so that two tests may use the same request id.
             "CVDSR_STATE_CONTAINER": f"state-{hub}",
             "CVDSR_RESULTS_CONTAINER": f"results-{hub}",
+            "CVDSR_REGISTER_CONTAINER": f"register-{hub}",
             "CUSTOMVISION__DEMO__ENDPOINT": sim.base_url,
             "CUSTOMVISION__DEMO__TRAININGKEY": TRAINING_KEY,
             "CUSTOMVISION__DEMO__ARMRESOURCEID": ARM_ACCOUNT,

@@ -128,7 +128,7 @@ def test_storage_queues_and_containers() -> None:
     queues = child_names(deployment, "Microsoft.Storage/storageAccounts/queueServices/queues", account)
     assert queues == {"dsr-requests", "dsr-requests-poison", "dsr-events"}
     containers = child_names(deployment, "Microsoft.Storage/storageAccounts/blobServices/containers", account)
-    assert containers == {"dsr-results", "dsr-audit", "app-package", "cvdsr-state"}
+    assert containers == {"dsr-results", "dsr-audit", "app-package", "cvdsr-state", "dsr-register"}
     for container in resources(deployment, "Microsoft.Storage/storageAccounts/blobServices/containers"):
         assert container.properties["publicAccess"] == "None"
 
@@ -144,8 +144,7 @@ def test_results_expire_and_audit_evidence_is_immutable(results_days: int, audit
     assert isinstance(results, dict)
     assert results["filters"] == {"blobTypes": ["blockBlob", "appendBlob"], "prefixMatch": ["dsr-results/"]}
     assert results["actions"] == {"baseBlob": {"delete": {"daysAfterModificationGreaterThan": results_days}}}
-    immutability = one(deployment, "Microsoft.Storage/storageAccounts/blobServices/containers/immutabilityPolicies")
-    assert bicep.render(immutability.full_name).endswith("/default/dsr-audit/default")
+    immutability = immutability_of(deployment, "dsr-audit")
     assert immutability.properties == {
         "immutabilityPeriodSinceCreationInDays": audit_days,
         "allowProtectedAppendWrites": True,
@@ -336,3 +335,28 @@ def test_azure_yaml_deploys_the_root_as_a_python_function_app() -> None:
     assert service["language"] == "python"
     assert service["host"] == "function"
     assert re.search(r"^infra:\n  provider: bicep\n  path: infra", text, re.M)
+
+
+def immutability_of(deployment: bicep.Deployment, container: str) -> bicep.ResourceInstance:
+    kind = "Microsoft.Storage/storageAccounts/blobServices/containers/immutabilityPolicies"
+    name = f"/default/{container}/default"
+    found = [p for p in resources(deployment, kind) if bicep.render(p.full_name).endswith(name)]
+    assert len(found) == 1, container
+    return found[0]
+
+
+def test_the_register_is_kept_24_months_write_once_and_then_deleted() -> None:
+    """CCPA Regulations §7101: the record of every request is kept 24 months; appends stay possible."""
+    deployment = deploy()
+    assert immutability_of(deployment, "dsr-register").properties == {
+        "immutabilityPeriodSinceCreationInDays": 731,
+        "allowProtectedAppendWrites": True,
+    }
+    policy = one(deployment, "Microsoft.Storage/storageAccounts/managementPolicies").properties["policy"]
+    assert isinstance(policy, dict)
+    assert isinstance(policy["rules"], list)
+    rules = {rule["name"]: rule["definition"] for rule in policy["rules"] if isinstance(rule, dict)}
+    register = rules["delete-expired-register"]
+    assert isinstance(register, dict)
+    assert register["filters"] == {"blobTypes": ["appendBlob"], "prefixMatch": ["dsr-register/"]}
+    assert register["actions"] == {"baseBlob": {"delete": {"daysAfterModificationGreaterThan": 732}}}

@@ -304,3 +304,37 @@ def test_a_whole_export_request_through_every_level():
     assert resource["expected"] == {"projects": 1}
     assert state.done
     assert state.output["status"] == "succeeded"
+
+
+@pytest.mark.parametrize("dry_run", [False, True])
+def test_an_erase_for_a_subject_erases_cvdsrs_own_copies_before_finalize(dry_run: bool):
+    """With ``subject.reference`` (its fingerprint, as history holds it), the own-copies activity runs
+    after the resources and its list goes to finalize (the certificate, or the plan on a dry run)."""
+    subject = {"reference": "hmac-sha256:0011"}
+    body = s.request("erase", resources=["Contoso_Prod"], subject=subject, dry_run=dry_run, confirm="contoso_prod")
+    copies = [{"request_id": "EXP-1", "blobs": 3, "deleted_at": None if dry_run else "2026-12-01T00:00:00+00:00"}]
+    run = Orchestration(names.REQUEST_ORCHESTRATOR, s.start(body), instance_id=s.REQUEST_ID)
+
+    def respond(call: Call) -> Any:
+        if call.kind == "suborchestration":
+            return {"resource": "contoso_prod", "projects": [], "errors": []}
+        if call.name == names.ERASE_OWN_COPIES:
+            return copies
+        return s.request_answers()(call)
+
+    assert run.drive(respond).error is None
+    order = [call.name for call in run.calls]
+    assert order.index(names.ERASE_OWN_COPIES) == order.index(names.FINALIZE_ERASE) - 1
+    assert run.asked(names.ERASE_OWN_COPIES)[0].input == {
+        "request_id": s.REQUEST_ID,
+        "subject": "hmac-sha256:0011",
+        "dry_run": dry_run,
+    }
+    assert run.asked(names.FINALIZE_ERASE)[0].input["own_copies"] == copies
+
+
+def test_an_export_or_an_erase_without_a_subject_has_no_own_copies_step():
+    for body in (s.request("erase", resources=["Contoso_Prod"], confirm="contoso_prod"), s.request("export")):
+        run = Orchestration(names.REQUEST_ORCHESTRATOR, s.start(body), instance_id=s.REQUEST_ID)
+        run.drive(s.request_answers())
+        assert run.asked(names.ERASE_OWN_COPIES) == []
