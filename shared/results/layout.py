@@ -26,6 +26,7 @@ request_json = _in_request("request.json", "The validated request (fingerprinted
 manifest = _in_request("manifest.json", "The outcome, counts and every file with its SHA-256.")
 audit_log = _in_request("audit.jsonl", "Every Training API call and decision, appended by each step.")
 report = _in_request("report.html", "The person-readable summary of an export.")
+report_json = _in_request("report.json", "The report's content for programs: the Art. 15 information and rights.")
 export_zip = _in_request("export.zip", "The package of an export's files, when asked for.")
 erasure_certificate = _in_request("erasure-certificate.json", "The signed proof of an erase.")
 ended = _in_request("ended.json", "Written once when the sweeper announced a request that ended silently.")
@@ -68,3 +69,8 @@ def image_file(request_id: str, project_id: str, image_id: str, extension: str) 
 
 def prediction_file(request_id: str, project_id: str, prediction_id: str, extension: str) -> str:
     return f"{project_dir(request_id, project_id)}/predictions/{prediction_id}.{extension}"
+
+
+def csv_beside(jsonl_path: str) -> str:
+    """``images.csv`` beside ``images.jsonl``, ``predictions.csv`` beside ``predictions.jsonl``."""
+    return jsonl_path.removesuffix(".jsonl") + ".csv"
