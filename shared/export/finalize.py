@@ -75,7 +75,8 @@ async def finalize_export(
     status = decide_status(dict(exported), mismatches, errors)
     request_id = request["request_id"]
 
-    stated = {resource["resource"]: privacy.get(resource["resource"]) for resource in resources}
+    # The resources the request named (not the account row's "(account)" entry).
+    stated = {name: privacy.get(name) for name in sorted({str(n).lower() for n in request.get("resources", [])})}
     await write_report(store, request, status=status, projects=projects, counts=exported, errors=errors, privacy=stated)
     resources_summary = [
         {

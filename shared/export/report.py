@@ -234,7 +234,8 @@ def report_document(
     counts: Mapping[str, int],
     privacy: Mapping[str, PrivacyInfo | None],
 ) -> dict[str, Any]:
-    """What ``report.json`` holds: the report's content without its layout."""
+    """What ``report.json`` holds: the report's content without its layout; ``privacy`` names the
+    request's resources."""
     return {
         "report_version": 1,
         "request_id": request["request_id"],
@@ -243,11 +244,11 @@ def report_document(
         "counts": dict(in_catalogue_order(counts)),
         "resources": [
             {
-                "resource": resource["resource"],
-                "projects": resource["projects"],
-                "privacy_information": statement(privacy.get(resource["resource"])),
+                "resource": name,
+                "projects": [p for resource in resources if resource["resource"] == name for p in resource["projects"]],
+                "privacy_information": statement(info),
             }
-            for resource in resources
+            for name, info in privacy.items()
         ],
         "rights": RIGHTS,
         "how_to_complain": HOW_TO_COMPLAIN,
