@@ -31,7 +31,8 @@ IMAGE_PREVIEW = 24
 
 _STYLE = """
 body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;margin:2rem auto;max-width:60rem;color:#1b1b1b;
-background:#fff;line-height:1.45;padding:0 1rem}h1{font-size:1.6rem}h2{margin-top:2rem;border-bottom:1px solid #767676}
+background:#fff;line-height:1.45;padding:0 1rem;overflow-wrap:anywhere}h1{font-size:1.6rem}
+h2{margin-top:2rem;border-bottom:1px solid #767676}
 table{border-collapse:collapse;margin:.5rem 0;max-width:100%;table-layout:auto}
 td,th{border:1px solid #767676;padding:.25rem .5rem;text-align:left;vertical-align:top;overflow-wrap:anywhere;
 word-break:break-word}th[scope=row]{width:14rem}code,a{overflow-wrap:anywhere;word-break:break-all}

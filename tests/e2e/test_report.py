@@ -1,6 +1,8 @@
 """The Art. 15 report of a real export: report.json with the configured information, "not configured"
-and manifest warnings for what is not, and images.csv / predictions.csv equal to their JSONL.
-tests/e2e/test_report_browser.py checks the same export's report.html in headless Chromium."""
+and manifest warnings for what is not, and images.csv / predictions.csv equal to their JSONL; and the
+same export's report.html, downloaded, in headless Chromium (tests/support/browser.py): every section
+shows, nothing is fetched from outside the folder, it prints on A4 without a table cut off, and
+axe-core finds nothing serious."""
 
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ import pytest
 from shared.export import tables
 from shared.export.rights import RIGHTS
 from shared.privacy_info import FIELDS, NOT_CONFIGURED
+from tests.support.browser import Chromium
 
 from .support import Environment, environment, sha256
 
@@ -119,3 +122,28 @@ def test_each_csv_has_the_rows_of_its_jsonl_and_is_in_the_manifest(env: Environm
         assert rows == [header, *(to_row(record, project_id, index) for record in records)], csv_path
         if path.endswith("/images.jsonl"):
             assert all(row[-2] and files[row[-2]] == row[-1] for row in rows[1:]), "every image names its file"
+
+
+def test_report_html_in_a_browser(
+    env: Environment, exported: dict[str, Any], browser: Chromium, tmp_path: Path
+) -> None:
+    report = download(env, tmp_path)
+    found = browser.inspect(report)
+    headings = list(found.sections)
+    assert headings[:3] == ["Summary", "How your data is processed (resource demo)", "Your rights"], headings
+    projects = [h for h in headings if h.startswith("Project ")]
+    assert len(projects) == len({p.split("/")[3] for p in (f["path"] for f in exported["files"]) if "/projects/" in p})
+    assert all(found.sections.values()), found.sections
+    assert found.refused == [], "the report loads nothing from outside its own folder"
+    assert found.requests[0] == report.resolve().as_uri()
+    assert all(url.startswith("file://") for url in found.requests)
+    assert found.violations == [], json.dumps(found.violations, indent=2)
+    assert found.too_wide == [], found.too_wide
+    assert found.pdf.startswith(b"%PDF-")
+    assert found.pdf.count(b"/Type /Page\n") + found.pdf.count(b"/Type /Page ") + found.pdf.count(b"/Type/Page") >= 1
+
+
+def test_report_html_is_self_contained(env: Environment, exported: dict[str, Any]) -> None:
+    html = env.blob(f"{REQUEST_ID}/report.html").decode().lower()
+    for external in ("<script", "<link", "@import", "url(", "<iframe", "<object", "http://", "//fonts"):
+        assert external not in html, external
