@@ -6,8 +6,8 @@ Self-contained (inline CSS, no scripts, no external requests), accessible (landm
 outline, table headers with scope, AA contrast) and printable on A4 (long ids wrap, tables fit the
 page); tests/e2e/test_report.py and tests/export/test_report_browser.py check it in headless Chromium
 with axe-core. Every value from the account is HTML-escaped. Links are relative to the request
-folder, so they work in the downloaded folder and in export.zip. Images are linked, not listed exhaustively: a large project links its ``images.jsonl``
-and shows the first few files.
+folder, so they work in the downloaded folder and in export.zip. Images are linked, not listed
+exhaustively: a large project links its ``images.jsonl`` and shows the first few files.
 """
 
 from __future__ import annotations
