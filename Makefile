@@ -35,6 +35,7 @@ typecheck: install
 	$(BIN)/mypy .
 
 pytest: install
+	sh tests/support/setup-chromium.sh
 	$(BIN)/pytest
 
 test: lint typecheck pytest

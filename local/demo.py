@@ -106,6 +106,8 @@ def run_from_args(args: argparse.Namespace) -> int:
             "CVDSR_TRANSCEND__AUDIENCE": "demo-org",
             "CVDSR_TRANSCEND__RESOURCES": "demo",
             "CUSTOMVISION__DEMO__SUBJECT_METADATA_KEY": "subject",
+            # The report's Art. 15 information: the documented example.
+            "CUSTOMVISION__DEMO__PRIVACY_INFO": str(REPO / "docs" / "privacy-info.example.json"),
         }
         host = start_host_process(REPO, env=env, log_path=Path(scratch) / "host.log", extra_args=["--no-azurite"])
         stack.callback(host.stop)

@@ -23,7 +23,7 @@ from shared.erase import verify as erase_checks
 from shared.erase.finalize import finalize_erase
 from shared.events import lifecycle
 from shared.events.completion import deliver_outcome
-from shared.export import images, performance, predictions, project
+from shared.export import images, performance, predictions, project, tables
 from shared.export.finalize import finalize_export
 from shared.results import layout
 from shared.results.audit import AuditTrail
@@ -120,7 +120,12 @@ def _listing_path(payload: c.CommitJsonl) -> str:
 
 @with_store
 async def commit_jsonl(service: BlobServiceClient, store: ResultStore, payload: c.CommitJsonl) -> dict[str, Any]:
-    return await images.commit_jsonl(store, _listing_path(payload), payload["pages"])
+    """Assemble the listing; images and predictions also get their CSV beside it (``shared.export.tables``)."""
+    path = _listing_path(payload)
+    committed = await images.commit_jsonl(store, path, payload["pages"])
+    if payload["listing"] in ("images", "predictions"):
+        await tables.write_csv(store, payload["request_id"], payload["project_id"], path, payload["listing"])
+    return committed
 
 
 @with_store
@@ -134,6 +139,7 @@ async def finalize(service: BlobServiceClient, store: ResultStore, payload: c.Fi
         payload["resources"],
         zip_package=bool(request.get("export_zip")) or settings.export_zip,
         api_version=settings.api_version,
+        privacy={name: resource.privacy for name, resource in load_resources().items()},
     )
 
 

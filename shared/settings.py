@@ -7,7 +7,8 @@
 - ``load_resources``: the Custom Vision resources. A request names resources (``"contoso_prod"``),
   never endpoints or keys. Each name maps to ``CUSTOMVISION__<NAME>__ENDPOINT`` and
   ``CUSTOMVISION__<NAME>__TRAININGKEY`` (in Azure a Key Vault reference), optionally
-  ``CUSTOMVISION__<NAME>__ARMRESOURCEID`` for account-level work. Names are letters, digits and ``_``,
+  ``CUSTOMVISION__<NAME>__ARMRESOURCEID`` for account-level work and ``CUSTOMVISION__<NAME>__PRIVACY_INFO``
+  (a JSON file, ``shared.privacy_info``) for the Art. 15 information of the report. Names are letters, digits and ``_``,
   matched case-insensitively.
 
 Connections (``AzureWebJobsStorage``, ``ServiceBusConnection`` and their identity-based forms) follow
@@ -27,12 +28,14 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, StringConstraints, ValidationError, model_validator
 from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
 
+from shared.privacy_info import PrivacyInfo, read_privacy_info
+
 PREFIX = "CUSTOMVISION__"
 SETTINGS_PREFIX = "CVDSR_"
 RESOURCE_NAME = re.compile(r"^[A-Za-z0-9_]{1,64}$")
 _SETTING = re.compile(
     r"^CUSTOMVISION__([A-Za-z0-9_]+?)__(ENDPOINT|TRAININGKEY|ARMRESOURCEID|APIVERSION"
-    r"|SUBJECT_METADATA_KEY|SUBJECT_TAG|SUBJECT_HASH|SUBJECT_HASH_SECRET|SUBJECT_HASH_ENCODING)$",
+    r"|SUBJECT_METADATA_KEY|SUBJECT_TAG|SUBJECT_HASH|SUBJECT_HASH_SECRET|SUBJECT_HASH_ENCODING|PRIVACY_INFO)$",
     re.IGNORECASE,
 )
 SUBJECT_HASHES = ("none", "sha256", "hmac-sha256")
@@ -72,6 +75,7 @@ class ResourceSettings:
     arm_resource_id: str | None = None
     api_version: str | None = None
     subject: SubjectMapping | None = None
+    privacy: PrivacyInfo | None = None  # CUSTOMVISION__<NAME>__PRIVACY_INFO, read and checked at load
 
 
 RESOURCE_LIST = r"^\s*[A-Za-z0-9_]+(\s*,\s*[A-Za-z0-9_]+)*\s*$"  # comma-separated resource names
@@ -349,8 +353,21 @@ def load_resources(environ: Mapping[str, str] | None = None) -> dict[str, Resour
             arm_resource_id=values.get("ARMRESOURCEID") or None,
             api_version=values.get("APIVERSION") or None,
             subject=_subject_mapping(name, values),
+            privacy=_privacy_info(name, values),
         )
     return resources
+
+
+def _privacy_info(name: str, values: Mapping[str, str]) -> PrivacyInfo | None:
+    """The resource's Art. 15 information file, checked like every other setting: a file that is
+    missing or does not match its schema stops here, naming the setting and the rule, not the path."""
+    path = values.get("PRIVACY_INFO") or None
+    if path is None:
+        return None
+    try:
+        return read_privacy_info(path)
+    except ValueError as error:
+        raise SettingsError(f"{PREFIX}{name.upper()}__PRIVACY_INFO {error}") from None
 
 
 def _subject_mapping(name: str, values: Mapping[str, str]) -> SubjectMapping | None:

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 from shared.outcomes import MAX_ERRORS_IN_OUTCOME
+from shared.privacy_info import PrivacyInfo, missing
 from shared.results import layout
 from shared.results.package import build_package
 from shared.results.store import ResultStore
 
 from .manifest import compare_counts, write_manifest
-from .report import write_report
+from .report import report_document, write_report, write_report_json
 
 
 def decide_status(exported: dict[str, int], mismatches: list[dict[str, Any]], errors: list[dict[str, Any]]) -> str:
@@ -24,6 +26,16 @@ def decide_status(exported: dict[str, int], mismatches: list[dict[str, Any]], er
     return "succeeded"
 
 
+def privacy_warnings(privacy: Mapping[str, PrivacyInfo | None]) -> list[dict[str, str]]:
+    """Every Art. 15 field a resource has not configured: the report says "not configured", and the
+    manifest says so to the operator, who owes the person that information."""
+    return [
+        {"resource": resource, "field": field, "warning": "privacy information not configured"}
+        for resource, info in sorted(privacy.items())
+        for field in missing(info)
+    ]
+
+
 async def finalize_export(
     store: ResultStore,
     request: dict[str, Any],
@@ -32,7 +44,9 @@ async def finalize_export(
     *,
     zip_package: bool,
     api_version: str,
+    privacy: Mapping[str, PrivacyInfo | None],
 ) -> dict[str, Any]:
+    """``privacy``: each configured resource's Art. 15 information (read by the activity, not here)."""
     expected: Counter[str] = Counter()
     exported: Counter[str] = Counter()
     errors: list[dict[str, Any]] = []
@@ -61,7 +75,9 @@ async def finalize_export(
     status = decide_status(dict(exported), mismatches, errors)
     request_id = request["request_id"]
 
-    await write_report(store, request, status=status, projects=projects, counts=exported, errors=errors)
+    # The resources the request named (not the account row's "(account)" entry).
+    stated = {name: privacy.get(name) for name in sorted({str(n).lower() for n in request.get("resources", [])})}
+    await write_report(store, request, status=status, projects=projects, counts=exported, errors=errors, privacy=stated)
     resources_summary = [
         {
             "resource": resource["resource"],
@@ -70,6 +86,9 @@ async def finalize_export(
         }
         for resource in resources
     ]
+    document = report_document(request, status=status, resources=resources_summary, counts=exported, privacy=stated)
+    await write_report_json(store, request, document)
+    warnings = privacy_warnings(stated)
     await write_manifest(
         store,
         request,
@@ -81,6 +100,7 @@ async def finalize_export(
         exported=exported,
         errors=errors,
         notes=notes,
+        warnings=warnings,
     )
     package = await build_package(store, request_id) if zip_package else None
     return {
@@ -96,6 +116,7 @@ async def finalize_export(
         "result": {
             "manifest": layout.manifest(request_id),
             "report": layout.report(request_id),
+            "report_json": layout.report_json(request_id),
             "package": package.path if package else None,
             "package_sha256": package.sha256 if package else None,
         },

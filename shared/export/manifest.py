@@ -33,6 +33,7 @@ async def write_manifest(
     exported: Mapping[str, int],
     errors: list[dict[str, Any]],
     notes: list[str] | None = None,
+    warnings: list[dict[str, str]] | None = None,
 ) -> StoredFile:
     """Write the manifest, streaming the file list from the container listing (which is in name
     order) so a 100,000-image export does not build a 100,000-entry list in memory."""
@@ -51,6 +52,7 @@ async def write_manifest(
         "count_mismatches": compare_counts(expected, exported),
         "errors": errors,
         "notes": notes or [],
+        "warnings": warnings or [],
     }
 
     async def body() -> AsyncIterator[bytes]:
@@ -75,4 +77,5 @@ def _listed_prefixes(request_id: str) -> list[str]:
         layout.data_prefix(request_id),
         layout.request_json(request_id),
         layout.report(request_id),
+        layout.report_json(request_id),
     ]

@@ -26,6 +26,7 @@ request_json = _in_request("request.json", "The validated request (fingerprinted
 manifest = _in_request("manifest.json", "The outcome, counts and every file with its SHA-256.")
 audit_log = _in_request("audit.jsonl", "Every Training API call and decision, appended by each step.")
 report = _in_request("report.html", "The person-readable summary of an export.")
+report_json = _in_request("report.json", "The report's content for programs: the Art. 15 information and rights.")
 export_zip = _in_request("export.zip", "The package of an export's files, when asked for.")
 own_copies = _in_request("own-copies.json", "An erase's list of cvdsr's earlier copies it deletes, kept before.")
 erasure_certificate = _in_request("erasure-certificate.json", "The signed proof of an erase.")
@@ -75,3 +76,8 @@ def register_month(year: int, month: int) -> str:
     """The request register's append blob of the requests received in one month (UTC), in the
     register container (``CVDSR_REGISTER_CONTAINER``): one JSON line per entry."""
     return f"{year:04d}-{month:02d}.jsonl"
+
+
+def csv_beside(jsonl_path: str) -> str:
+    """``images.csv`` beside ``images.jsonl``, ``predictions.csv`` beside ``predictions.jsonl``."""
+    return jsonl_path.removesuffix(".jsonl") + ".csv"

@@ -72,6 +72,8 @@ def test_the_demo_exports_and_erases_end_to_end(tmp_path: Path) -> None:
     exports = list(tmp_path.glob("DEMO-EXPORT-*"))
     assert len(exports) == 1
     assert (exports[0] / "report.html").exists()
+    report = json.loads((exports[0] / "report.json").read_text())
+    assert "not configured" not in json.dumps(report["resources"]), "the demo configures its Art. 15 information"
     assert (exports[0] / "export.zip").exists()
     erasures = list(tmp_path.glob("DEMO-ERASE-*"))
     certificate = json.loads((erasures[0] / "erasure-certificate.json").read_text())

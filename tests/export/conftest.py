@@ -1,0 +1,5 @@
+from __future__ import annotations
+
+from tests.results.conftest import container, store
+
+__all__ = ["container", "store"]
