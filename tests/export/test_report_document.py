@@ -44,3 +44,27 @@ async def test_a_resource_without_information_is_not_configured_everywhere(store
     html = (await store.read_bytes(layout.report("REP-1"))).decode()
     assert html.count(f">{NOT_CONFIGURED}<") == len(FIELDS)
     assert "Autoriteit Persoonsgegevens" in html
+
+
+async def test_the_rights_and_the_complaint_follow_the_requests_law(store: ResultStore) -> None:
+    """A CCPA request is told its rights under the Civil Code and where Californians complain; a UK one
+    the UK GDPR's articles and the ICO; a request without a jurisdiction the GDPR's."""
+    expected = {
+        "ccpa": ("Cal. Civ. Code §1798.105", "California Privacy Protection Agency"),
+        "uk_gdpr": ("UK GDPR Art. 17", "Information Commissioner's Office"),
+        None: ("GDPR Art. 17", "European Data Protection Board"),
+    }
+    for index, (jurisdiction, (deletion, authority)) in enumerate(expected.items()):
+        request_id = f"REP-LAW-{index}"
+        request = {"request_id": request_id, "type": "export", "resources": ["prod"], "jurisdiction": jurisdiction}
+        resources = [{"resource": "prod", "projects": [], "expected": {}, "exported": {}}]
+        await finalize_export(
+            store, request, "2026-12-01T00:00:00Z", resources, zip_package=False, api_version="3.3", privacy={}
+        )
+        report = await store.read_json(layout.report_json(request_id))
+        assert report["jurisdiction"] == jurisdiction
+        assert deletion in [right["article"] for right in report["rights"]]
+        assert authority in report["how_to_complain"]
+        html = (await store.read_bytes(layout.report(request_id))).decode()
+        assert deletion in html
+        assert authority.replace("'", "&#x27;") in html
