@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,6 @@ from shared.erase.certificate import digest, write_certificate
 from shared.results import layout
 from shared.results.store import ResultStore
 from shared.settings import SettingsError, app_settings, load_resources
-from tests.results.conftest import new_container
 
 REQUEST = {
     "request_id": "PRIV-SIGN-1",
@@ -51,12 +50,6 @@ PROJECTS: list[dict[str, Any]] = [
         "steps": [],
     }
 ]
-
-
-@pytest.fixture
-async def container(azurite: Any) -> AsyncIterator[ContainerClient]:
-    async for client in new_container(azurite, "sig"):
-        yield client
 
 
 def key_file(path: Path) -> Path:
