@@ -86,12 +86,14 @@ def resolve_key(document: dict[str, Any], key_file: Path | None, jwks_url: str |
         except signing.VerificationError as error:
             return None, str(error)
     signer = _installation_signer()
+    if kid is not None and kid != signer.kid:
+        if not (isinstance(signer, signing.KeyVaultSigner) and signer.same_key(kid)):
+            return None, f"the key does not match: signed by {kid!r}, this installation signs with {signer.kid!r}"
+        signer = signer.version(kid)  # an earlier version of the installation's key (before a rotation)
     try:
         jwk = _run(signer.public_jwk())
     except Exception as error:  # the vault's SDK raises many kinds; say which, never a traceback
         raise KeyUnavailable(f"could not read this installation's public key: {type(error).__name__}") from None
-    if kid is not None and kid != signer.kid:
-        return None, f"the key does not match: signed by {kid!r}, this installation signs with {signer.kid!r}"
     return signing.key_from_jwk(jwk), None
 
 

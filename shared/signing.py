@@ -133,6 +133,14 @@ class KeyVaultSigner:
             raise SigningError("Key Vault returned a signature that is not ES256 (R||S, 64 bytes)")
         return bytes(result.signature)
 
+    def same_key(self, kid: str) -> bool:
+        """``kid`` is a version of this key (same vault, same name): a certificate from before a rotation."""
+        prefix = self.kid.rsplit("/", 1)[0] + "/"
+        return kid.startswith(prefix) and "/" not in kid[len(prefix) :] and len(kid) > len(prefix)
+
+    def version(self, kid: str) -> KeyVaultSigner:
+        return KeyVaultSigner(kid, self._credential, **self._options)
+
     async def public_jwk(self) -> dict[str, str]:
         from azure.keyvault.keys import KeyVaultKeyIdentifier
         from azure.keyvault.keys.aio import KeyClient

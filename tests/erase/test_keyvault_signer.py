@@ -98,3 +98,12 @@ def test_the_settings_pick_the_key_vault_signer(monkeypatch: pytest.MonkeyPatch)
     signer = signing.configured_signer(app_settings({"CVDSR_SIGNING__KEY_VAULT_KEY_ID": key_id}))
     assert isinstance(signer, signing.KeyVaultSigner)
     assert signer.kid == key_id
+
+
+def test_a_version_of_the_same_key_is_recognised_and_nothing_else() -> None:
+    signer = signing.KeyVaultSigner("https://kv.vault.azure.net/keys/certificate-signing/v2", FakeCredential())
+    assert signer.same_key("https://kv.vault.azure.net/keys/certificate-signing/v1")
+    assert not signer.same_key("https://kv.vault.azure.net/keys/certificate-signing-other/v1")
+    assert not signer.same_key("https://evil.example/keys/certificate-signing/v1")
+    assert not signer.same_key("https://kv.vault.azure.net/keys/certificate-signing/")
+    assert signer.version("https://kv.vault.azure.net/keys/certificate-signing/v1").kid.endswith("/v1")
