@@ -4,6 +4,7 @@ least privilege, private by default, no shared keys, retention, and the azd wiri
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import pytest
 
@@ -205,14 +206,16 @@ def test_key_vault_is_rbac_with_purge_protection() -> None:
 def test_the_certificate_signing_key_is_ec_p256_sign_only_and_the_app_may_only_sign_with_it() -> None:
     deployment = deploy()
     key = one(deployment, "Microsoft.KeyVault/vaults/keys")
-    assert key.properties["kty"] == "EC"
-    assert key.properties["curveName"] == "P-256"
-    assert key.properties["keyOps"] == ["sign", "verify"]
-    assert key.properties["attributes"]["exportable"] is False
-    assert bicep.render(key.properties["attributes"]["exp"]) == "dateTimeToEpoch(dateTimeAdd(utcNow(), P2Y))"
+    properties: dict[str, Any] = dict(key.properties)
+    assert properties["kty"] == "EC"
+    assert properties["curveName"] == "P-256"
+    assert properties["keyOps"] == ["sign", "verify"]
+    assert properties["attributes"]["exportable"] is False
+    assert bicep.render(properties["attributes"]["exp"]) == "dateTimeToEpoch(dateTimeAdd(utcNow(), P2Y))"
     (role,) = resources(deployment, "Microsoft.Authorization/roleDefinitions")
-    assert role.properties["type"] == "CustomRole"
-    (permissions,) = role.properties["permissions"]
+    definition: dict[str, Any] = dict(role.properties)
+    assert definition["type"] == "CustomRole"
+    (permissions,) = definition["permissions"]
     assert permissions["actions"] == []
     assert permissions["dataActions"] == [
         "Microsoft.KeyVault/vaults/keys/read",
