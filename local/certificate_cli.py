@@ -68,6 +68,13 @@ def _run(coroutine: Coroutine[Any, Any, T]) -> T:
         return pool.submit(asyncio.run, coroutine).result()
 
 
+async def _public_jwk(signer: signing.Signer) -> dict[str, str]:
+    try:
+        return await signer.public_jwk()
+    finally:
+        await signer.close()
+
+
 def resolve_key(document: dict[str, Any], key_file: Path | None, jwks_url: str | None) -> tuple[Any, str | None]:
     """(public key, a problem with it). The problem is about the key: a kid that is not this key's."""
     kid = vc.signed_kid(document)
@@ -91,7 +98,7 @@ def resolve_key(document: dict[str, Any], key_file: Path | None, jwks_url: str |
             return None, f"the key does not match: signed by {kid!r}, this installation signs with {signer.kid!r}"
         signer = signer.version(kid)  # an earlier version of the installation's key (before a rotation)
     try:
-        jwk = _run(signer.public_jwk())
+        jwk = _run(_public_jwk(signer))
     except Exception as error:  # the vault's SDK raises many kinds; say which, never a traceback
         raise KeyUnavailable(f"could not read this installation's public key: {type(error).__name__}") from None
     return signing.key_from_jwk(jwk), None

@@ -216,16 +216,20 @@ async def finalize_erase_request(service: BlobServiceClient, store: ResultStore,
     evidence = evidence_container(service)
     request = payload["request"]
     signer = None if request.get("dry_run") else configured_signer(app_settings())
-    return await finalize_erase(
-        store,
-        request,
-        payload["started_at"],
-        payload["resources"],
-        evidence=ResultStore(evidence) if evidence else None,
-        signer=signer,
-        extensions=await extensions.load(service, request["request_id"]),
-        configuration_sha256=accountability.configuration_sha256(app_settings(), load_resources()),
-    )
+    try:
+        return await finalize_erase(
+            store,
+            request,
+            payload["started_at"],
+            payload["resources"],
+            evidence=ResultStore(evidence) if evidence else None,
+            signer=signer,
+            extensions=await extensions.load(service, request["request_id"]),
+            configuration_sha256=accountability.configuration_sha256(app_settings(), load_resources()),
+        )
+    finally:
+        if signer is not None:
+            await signer.close()
 
 
 async def export_account(payload: c.ExportAccount) -> dict[str, Any]:

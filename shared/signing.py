@@ -54,6 +54,10 @@ class Signer(Protocol):
         """The public key as a JWK (with its ``kid``)."""
         ...
 
+    async def close(self) -> None:
+        """Release what the signer holds open (the credential's HTTP session)."""
+        ...
+
 
 def b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
@@ -105,6 +109,9 @@ class PemSigner:
     async def public_jwk(self) -> dict[str, str]:
         return {**jwk_of(self._key.public_key()), "kid": self.kid, "alg": ALG, "use": "sig"}
 
+    async def close(self) -> None:
+        return None
+
 
 class KeyVaultSigner:
     """A Key Vault EC P-256 key (``CVDSR_SIGNING__KEY_VAULT_KEY_ID``, the versioned key URL).
@@ -133,6 +140,11 @@ class KeyVaultSigner:
         if len(result.signature) != 2 * _COORDINATE:
             raise SigningError("Key Vault returned a signature that is not ES256 (R||S, 64 bytes)")
         return bytes(result.signature)
+
+    async def close(self) -> None:
+        close = getattr(self._credential, "close", None)
+        if close is not None:
+            await close()
 
     def same_key(self, kid: str) -> bool:
         """``kid`` is a version of this key (same vault, same name): a certificate from before a rotation."""
@@ -169,11 +181,9 @@ def configured_signer(settings: AppSettings, **client_options: Any) -> Signer | 
     if signing is None:
         return None
     if signing.key_vault_key_id:
-        from shared.connections import azure_credential
+        from shared.connections import azure_credential, setting
 
-        return KeyVaultSigner(
-            signing.key_vault_key_id, azure_credential(os.environ.get("AZURE_CLIENT_ID")), **client_options
-        )
+        return KeyVaultSigner(signing.key_vault_key_id, azure_credential(setting("AZURE_CLIENT_ID")), **client_options)
     assert signing.key_file is not None  # the settings model asks for one of the two
     return PemSigner(Path(signing.key_file))
 
