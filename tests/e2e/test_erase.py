@@ -188,6 +188,12 @@ def test_certificate_json_is_well_formed(env: Environment, tmp_path: Path) -> No
     proof = verify_file(tmp_path / "certificate.json", key_file=REPO / ".signing" / "dev-key.pem")
     assert proof.ok, proof.problems
     assert proof.kid == document["signature"]["kid"]
+    # What the activity adds: the configuration's hash (never the settings), the tool, the law.
+    body = document["certificate"]
+    assert len(body["configuration_sha256"]) == 64
+    assert body["tool"]["name"] == "cvdsr"
+    assert body["counts"]["deleted"] == body["deleted"]
+    assert TRAINING_KEY not in raw.decode()
     tampered = {**document["certificate"], "status": "succeeded", "verified": not document["certificate"]["verified"]}
     assert digest(tampered) != document["sha256"]
 

@@ -409,3 +409,16 @@ def test_the_dev_key_is_created_once(tmp_path: Path) -> None:
     assert signing.ensure_dev_key(path).read_bytes() == first
     assert path.stat().st_mode & 0o077 == 0
     assert hashlib.sha256(first).hexdigest()
+
+
+async def test_a_rerun_after_a_crash_signs_its_certificate_again(
+    container: ContainerClient, pem: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    signer = signing.PemSigner(pem)
+    first = json.loads((await issue(container, signer, tmp_path)).read_text())
+    path = await issue(container, signer, tmp_path)  # the activity runs again: the blob is rewritten
+    second = json.loads(path.read_text())
+    assert second["certificate"]["request_id"] == first["certificate"]["request_id"]
+    assert second["signature"]["kid"] == first["signature"]["kid"]
+    code, _, err = verify(capsys, str(path), "--key", str(pem))
+    assert code == 0, err
