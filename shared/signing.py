@@ -162,8 +162,8 @@ class KeyVaultSigner:
         async with KeyClient(identifier.vault_url, self._credential, **self._options) as client:
             key = await client.get_key(identifier.name, identifier.version)
         x, y = getattr(key.key, "x", None), getattr(key.key, "y", None)  # JsonWebKey sets them dynamically
-        if not x or not y:
-            raise VerificationError("the Key Vault key is not an EC key")
+        if not x or not y or getattr(key.key, "crv", None) != "P-256":  # KeyCurveName is a str enum
+            raise VerificationError("the Key Vault key is not an EC P-256 key (ES256)")
         return {
             "kty": "EC",
             "crv": "P-256",

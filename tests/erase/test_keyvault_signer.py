@@ -107,3 +107,12 @@ def test_a_version_of_the_same_key_is_recognised_and_nothing_else() -> None:
     assert not signer.same_key("https://evil.example/keys/certificate-signing/v1")
     assert not signer.same_key("https://kv.vault.azure.net/keys/certificate-signing/")
     assert signer.version("https://kv.vault.azure.net/keys/certificate-signing/v1").kid.endswith("/v1")
+
+
+async def test_a_key_that_is_not_p256_is_refused(vault: tuple[FakeKeyVault, str]) -> None:
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    fake, certfile = vault
+    fake.key = ec.generate_private_key(ec.SECP384R1())
+    with pytest.raises(signing.VerificationError, match="not an EC P-256 key"):
+        await signer_for(fake, certfile).public_jwk()

@@ -104,13 +104,14 @@ class FakeKeyVault:
 
     def _jwk(self) -> dict[str, Any]:
         numbers = self.key.public_key().public_numbers()
+        size = (self.key.curve.key_size + 7) // 8
         return {
             "kid": self.key_id,
             "kty": "EC",
-            "crv": "P-256",
+            "crv": {"secp256r1": "P-256", "secp384r1": "P-384"}[self.key.curve.name],
             "key_ops": ["sign", "verify"],
-            "x": _b64url(numbers.x.to_bytes(32, "big")),
-            "y": _b64url(numbers.y.to_bytes(32, "big")),
+            "x": _b64url(numbers.x.to_bytes(size, "big")),
+            "y": _b64url(numbers.y.to_bytes(size, "big")),
         }
 
     def _challenge(self, request: Request) -> Response | None:
