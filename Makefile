@@ -7,7 +7,11 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: install test lint typecheck pytest proof pacing interop demo simulate host clean
 
-install: $(STAMP) node_modules/.package-lock.json local.settings.json $(VENV)/checkov/.requirements.sha256
+install: $(STAMP) node_modules/.package-lock.json local.settings.json $(VENV)/checkov/.requirements.sha256 .signing/dev-key.pem
+
+# The development key that signs erasure certificates locally (git-ignored; never a production key).
+.signing/dev-key.pem: $(STAMP)
+	$(BIN)/python -c "from pathlib import Path; from shared.signing import ensure_dev_key; ensure_dev_key(Path('$@'))"
 
 # checkov (the infra checks) lives in its own venv: it pins packaging<24, pytest needs >=24.
 $(VENV)/checkov/.requirements.sha256: tests/infra/requirements-checkov.txt $(STAMP)

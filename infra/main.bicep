@@ -109,6 +109,9 @@ param connectorSecrets array = []
 
 @minLength(3)
 @maxLength(45)
+@description('When the certificate signing key expires (seconds since 1970; default two years from the first deployment: Key Vault creates a key once and leaves an existing one unchanged).')
+param signingKeyExpiresAt int = dateTimeToEpoch(dateTimeAdd(utcNow(), 'P2Y'))
+
 @description('Durable Functions task hub name (CVDSR_TASK_HUB; host.json reads it).')
 param taskHubName string = 'cvdsr'
 
@@ -247,6 +250,7 @@ module keyVault 'app/keyvault.bicep' = {
     vaultNetworkDefaultAction: dataNetworkDefaultAction
     allowedIpAddresses: allowedIps
     logAnalyticsWorkspaceId: monitoring.outputs.logAnalyticsWorkspaceId
+    signingKeyExpiresAt: signingKeyExpiresAt
   }
 }
 
@@ -284,6 +288,11 @@ var cvdsrSettings = [
   {
     name: 'CVDSR_WEBHOOK_URL'
     value: webhookUrl
+  }
+  {
+    // Erasure certificates are signed (ES256) with this Key Vault key, as the app identity (shared/signing.py)
+    name: 'CVDSR_SIGNING__KEY_VAULT_KEY_ID'
+    value: keyVault.outputs.signingKeyId
   }
   {
     // dsr_sweep: announces terminated and failed requests, times out stuck ones (shared/endings.py)
@@ -351,6 +360,7 @@ module rbac 'app/rbac.bicep' = {
     requestsServiceBusQueueName: serviceBus.outputs.requestsQueueName
     eventsTopicName: serviceBus.outputs.eventsTopicName
     keyVaultName: keyVault.outputs.name
+    signingKeyName: keyVault.outputs.signingKeyName
     applicationInsightsName: monitoring.outputs.applicationInsightsName
     userPrincipalId: principalId
     userPrincipalType: principalType

@@ -24,6 +24,12 @@ _COMMANDS: dict[str, tuple[str, str, str, str]] = {
         "extend a request's due date, with a reason",
     ),
     "register": ("local.register_cli", "add_arguments", "run_from_args", "export the request register"),
+    "verify-certificate": (
+        "local.certificate_cli",
+        "add_arguments",
+        "run_from_args",
+        "verify an erasure certificate's seal and signature, and print what it proves",
+    ),
     "demo": ("local.demo", "add_arguments", "run_from_args", "run an export and an erase end to end, locally"),
     "bench": ("local.bench.cli", "add_arguments", "run_from_args", "benchmark an export or erase against its bound"),
     "selftest": (

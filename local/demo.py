@@ -3,7 +3,9 @@
 Starts Azurite, the Custom Vision simulator with its demo account, and the development host running
 ``function_app.py``; exports everything (with ``export.zip``), copies the results to
 ``./demo-results/`` so ``report.html`` can be opened, then erases one data subject's images (those
-with metadata ``subject = alice``) and prints the erasure certificate's summary. Last, Transcend asks:
+with metadata ``subject = alice``), prints the erasure certificate's summary and checks its seal and
+signature as ``cvdsr verify-certificate`` does (signed with the development key, ``.signing/dev-key.pem``,
+created the first time; git-ignored). Last, Transcend asks:
 the fake Sombra (``local.platforms.transcend``) sends a signed access webhook for ``bob``, and his
 image records and files arrive in it. Stops everything it started, also on failure or Ctrl-C.
 """
@@ -26,16 +28,19 @@ import httpx
 from azure.storage.blob import BlobServiceClient
 
 from local.azurite import start_azurite
+from local.certificate_cli import verify_file
 from local.host import start_host_process
 from local.http_server import serve
 from local.platforms.transcend import FakeSombra
 from local.requests_cli import enqueue, wait_for_completion
 from local.simulator import SimulatorConfig, run_simulator
+from shared.signing import ensure_dev_key
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO_KEY = "demo-training-key-" + uuid.uuid4().hex[:12]
 SOMBRA_KEY = "demo-transcend-key-" + uuid.uuid4().hex[:12]
 EVENTS = "dsr-events"
+DEV_KEY = REPO / ".signing" / "dev-key.pem"  # git-ignored; `make install` creates it too
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -108,6 +113,9 @@ def run_from_args(args: argparse.Namespace) -> int:
             "CUSTOMVISION__DEMO__SUBJECT_METADATA_KEY": "subject",
             # The report's Art. 15 information: the documented example.
             "CUSTOMVISION__DEMO__PRIVACY_INFO": str(REPO / "docs" / "privacy-info.example.json"),
+            # Certificates signed with the development key, whatever the calling shell has set.
+            "CVDSR_SIGNING__KEY_FILE": str(ensure_dev_key(DEV_KEY)),
+            "CVDSR_SIGNING__KEY_VAULT_KEY_ID": "",
         }
         host = start_host_process(REPO, env=env, log_path=Path(scratch) / "host.log", extra_args=["--no-azurite"])
         stack.callback(host.stop)
@@ -145,7 +153,14 @@ def run_from_args(args: argparse.Namespace) -> int:
                     + ", ".join(project["trained_on_erased_images"])
                     + " (retrain or delete them)"
                 )
-        erased = bool(body["verified"]) and data["status"] == "succeeded"
+        proof = verify_file(folder / "erasure-certificate.json", key_file=DEV_KEY)
+        _say(
+            f"   cvdsr verify-certificate: {'the certificate verifies' if proof.ok else 'NOT VERIFIED'}"
+            f" (seal and ES256 signature, signed by {proof.kid})"
+        )
+        for problem in proof.problems:
+            _say(f"   problem: {problem}")
+        erased = bool(body["verified"]) and data["status"] == "succeeded" and proof.ok
 
         _say("\n3. Transcend: the fake Sombra sends a signed ACCESS webhook for data subject 'bob'")
         headers, webhook = sombra.webhook("ACCESS", "bob", profile=("email", "bob@example.test"))

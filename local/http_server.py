@@ -20,10 +20,21 @@ def free_port() -> int:
 
 
 @contextmanager
-def serve(app: ASGIApp) -> Iterator[str]:
-    """Run ``app``; yields its base URL; stops it on exit."""
+def serve(app: ASGIApp, *, tls: tuple[str, str] | None = None) -> Iterator[str]:
+    """Run ``app``; yields its base URL; stops it on exit. ``tls``: (certificate file, key file) for https."""
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
+    certfile, keyfile = tls or (None, None)
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app,
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+            lifespan="off",
+            ssl_certfile=certfile,
+            ssl_keyfile=keyfile,
+        )
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10
@@ -32,7 +43,7 @@ def serve(app: ASGIApp) -> Iterator[str]:
             raise RuntimeError("test HTTP server did not start")
         time.sleep(0.02)
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield f"{'https' if tls else 'http'}://127.0.0.1:{port}"
     finally:
         server.should_exit = True
         thread.join(timeout=10)

@@ -11,13 +11,13 @@ from typing import Any
 
 from azure.storage.blob.aio import BlobServiceClient
 
-from shared import clients, endings
+from shared import clients, endings, extensions
 from shared import contracts as c
 from shared.arm import ArmClient, ArmError
 from shared.connections import evidence_container, results_container
 from shared.customvision import AuthenticationError
 from shared.dsr_request import DsrRequest
-from shared.erase import own_copies
+from shared.erase import accountability, own_copies
 from shared.erase import steps as erase_steps
 from shared.erase import verify as erase_checks
 from shared.erase.finalize import finalize_erase
@@ -30,6 +30,7 @@ from shared.results.audit import AuditTrail
 from shared.results.store import ResultStore
 from shared.selection import clear_selector, select_images
 from shared.settings import app_settings, load_resources
+from shared.signing import configured_signer
 from shared.step import Step, in_step, with_store
 
 
@@ -222,14 +223,23 @@ async def erase_verify(step: Step, payload: c.EraseVerify) -> list[dict[str, Any
 @with_store
 async def finalize_erase_request(service: BlobServiceClient, store: ResultStore, payload: c.Finalize) -> dict[str, Any]:
     evidence = evidence_container(service)
-    return await finalize_erase(
-        store,
-        payload["request"],
-        payload["started_at"],
-        payload["resources"],
-        evidence=ResultStore(evidence) if evidence else None,
-        own_copies=payload.get("own_copies", []),
-    )
+    request = payload["request"]
+    signer = None if request.get("dry_run") else configured_signer(app_settings())
+    try:
+        return await finalize_erase(
+            store,
+            request,
+            payload["started_at"],
+            payload["resources"],
+            evidence=ResultStore(evidence) if evidence else None,
+            signer=signer,
+            extensions=await extensions.load(service, request["request_id"]),
+            configuration_sha256=accountability.configuration_sha256(app_settings(), load_resources()),
+            own_copies=payload.get("own_copies", []),
+        )
+    finally:
+        if signer is not None:
+            await signer.close()
 
 
 @with_store

@@ -205,6 +205,22 @@ class ServiceNowSettings(BaseModel):
         return self.instance_url.rstrip("/")
 
 
+class SigningSettings(BaseModel):
+    """``CVDSR_SIGNING__*``: the key that signs erasure certificates (``shared.signing``): a Key Vault
+    key (Azure) or a local PEM file (development), exactly one."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    key_file: str | None = None  # an EC P-256 private key, PEM
+    key_vault_key_id: HttpsOrLocalUrl | None = None  # https://<vault>.vault.azure.net/keys/<name>/<version>
+
+    @model_validator(mode="after")
+    def _one_key(self) -> SigningSettings:
+        if (self.key_file is None) == (self.key_vault_key_id is None):
+            raise ValueError("set KEY_FILE or KEY_VAULT_KEY_ID, exactly one")
+        return self
+
+
 class AppSettings(BaseSettings):
     """Every ``CVDSR_<FIELD>`` app setting. An empty value counts as unset, as the portal writes it.
     A section of a connector is ``CVDSR_<PLATFORM>__<FIELD>``."""
@@ -261,6 +277,8 @@ class AppSettings(BaseSettings):
     onetrust: OneTrustSettings | None = None
     fides: FidesSettings | None = None
     servicenow: ServiceNowSettings | None = None
+    # Who signs erasure certificates (unset: certificates carry the SHA-256 seal only).
+    signing: SigningSettings | None = None
 
     def project_width(self, request_type: str) -> int:
         return self.project_parallelism or DEFAULT_PROJECT_WIDTH[request_type]

@@ -1,4 +1,5 @@
-// Key Vault for the Custom Vision training keys (and the optional webhook signing secret). RBAC mode:
+// Key Vault for the Custom Vision training keys (and the optional webhook signing secret), and the EC
+// P-256 key that signs erasure certificates (ES256; it never leaves the vault). RBAC mode:
 // the app reads secrets through Key Vault references with Key Vault Secrets User; an operator sets them
 // with Key Vault Secrets Officer. Secret values are never in this template (docs/deploy.md).
 param name string
@@ -22,6 +23,12 @@ param vaultNetworkDefaultAction string = 'Deny'
 @description('Public IPv4 addresses or CIDR ranges admitted through the firewall.')
 param allowedIpAddresses array = []
 param logAnalyticsWorkspaceId string = ''
+
+@description('Name of the key that signs erasure certificates (CVDSR_SIGNING__KEY_VAULT_KEY_ID is its versioned URL).')
+param signingKeyName string = 'certificate-signing'
+
+@description('When the signing key expires, in seconds since 1970 (Key Vault refuses to sign with an expired key; certificates it signed still verify with its public key).')
+param signingKeyExpiresAt int
 
 resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
   name: name
@@ -48,6 +55,42 @@ resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
   }
 }
 
+// Erasure certificates are signed with this key: sign and verify only, never exportable.
+resource signingKey 'Microsoft.KeyVault/vaults/keys@2023-07-01' = {
+  // checkov:skip=CKV_AZURE_112: the vault is Standard, whose keys are software-protected; an HSM key (EC-HSM) needs the Premium SKU, a cost this template leaves to the operator (docs/deploy.md)
+  parent: vault
+  name: signingKeyName
+  properties: {
+    kty: 'EC'
+    curveName: 'P-256'
+    keyOps: [
+      'sign'
+      'verify'
+    ]
+    attributes: {
+      enabled: true
+      exportable: false
+      exp: signingKeyExpiresAt
+    }
+    // Key Vault notifies (Event Grid) 30 days before a version expires; rotation is the operator's step.
+    rotationPolicy: {
+      attributes: {
+        expiryTime: 'P2Y'
+      }
+      lifetimeActions: [
+        {
+          trigger: {
+            timeBeforeExpiry: 'P30D'
+          }
+          action: {
+            type: 'notify'
+          }
+        }
+      ]
+    }
+  }
+}
+
 // Every secret read (each Key Vault reference resolution) and every change, to Log Analytics.
 resource diagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = if (!empty(logAnalyticsWorkspaceId)) {
   name: 'to-log-analytics'
@@ -66,3 +109,5 @@ resource diagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' 
 output id string = vault.id
 output name string = vault.name
 output uri string = vault.properties.vaultUri
+output signingKeyName string = signingKey.name
+output signingKeyId string = signingKey.properties.keyUriWithVersion

@@ -9,6 +9,8 @@ param serviceBusNamespaceName string = ''
 param requestsServiceBusQueueName string = ''
 param eventsTopicName string = ''
 param keyVaultName string = ''
+@description('The Key Vault key (in keyVaultName) that signs erasure certificates; empty: no signing role.')
+param signingKeyName string = ''
 param applicationInsightsName string = ''
 
 @description('Custom Vision accounts (names, in this resource group) the app may read, or delete when the role is CognitiveServicesContributor.')
@@ -41,6 +43,7 @@ var roles = {
 var withStorage = !empty(storageAccountName)
 var withServiceBus = !empty(serviceBusNamespaceName)
 var withKeyVault = !empty(keyVaultName)
+var withSigningKey = withKeyVault && !empty(signingKeyName)
 var withMonitoring = !empty(applicationInsightsName)
 var withUser = !empty(userPrincipalId)
 
@@ -64,6 +67,36 @@ resource eventsTopic 'Microsoft.ServiceBus/namespaces/topics@2022-10-01-preview'
 
 resource keyVault 'Microsoft.KeyVault/vaults@2023-07-01' existing = if (withKeyVault) {
   name: withKeyVault ? keyVaultName : 'unused'
+}
+
+resource signingKey 'Microsoft.KeyVault/vaults/keys@2023-07-01' existing = if (withSigningKey) {
+  parent: keyVault
+  name: withSigningKey ? signingKeyName : 'unused'
+}
+
+// Only what signing a certificate needs: read the key (its public half) and sign with it. The narrowest
+// built-in role, Key Vault Crypto User, also allows encrypt, decrypt, wrap, unwrap, verify and list.
+resource certificateSignerRole 'Microsoft.Authorization/roleDefinitions@2022-04-01' = if (withSigningKey) {
+  name: guid(resourceGroup().id, 'cvdsr-certificate-signer')
+  properties: {
+    roleName: 'cvdsr certificate signer (${resourceGroup().name})'
+    description: 'Read a Key Vault key and sign with it; nothing else (cvdsr erasure certificates).'
+    type: 'CustomRole'
+    permissions: [
+      {
+        actions: []
+        notActions: []
+        dataActions: [
+          'Microsoft.KeyVault/vaults/keys/read'
+          'Microsoft.KeyVault/vaults/keys/sign/action'
+        ]
+        notDataActions: []
+      }
+    ]
+    assignableScopes: [
+      resourceGroup().id
+    ]
+  }
 }
 
 resource applicationInsights 'Microsoft.Insights/components@2020-02-02' existing = if (withMonitoring) {
@@ -144,6 +177,18 @@ resource appKeyVaultSecrets 'Microsoft.Authorization/roleAssignments@2022-04-01'
     principalId: appPrincipalId
     principalType: 'ServicePrincipal'
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.keyVaultSecretsUser)
+  }
+}
+
+// Erasure certificates: sign with the signing key (and read its public half), scoped to that one key;
+// no other key, no secret, no key management (custom role above).
+resource appCertificateSigner 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (withSigningKey) {
+  name: guid(signingKey.id, appPrincipalId, 'cvdsr-certificate-signer')
+  scope: signingKey
+  properties: {
+    principalId: appPrincipalId
+    principalType: 'ServicePrincipal'
+    roleDefinitionId: certificateSignerRole.id
   }
 }
 

@@ -36,6 +36,19 @@ from .triggers import ServiceBusQueueListener, StorageQueueListener, TimerListen
 log = logging.getLogger("cvdsr.host")
 
 
+SIGNING_SETTINGS = ("CVDSR_SIGNING__KEY_FILE", "CVDSR_SIGNING__KEY_VAULT_KEY_ID")
+
+
+def development_signing(settings: Mapping[str, str], project_dir: Path) -> dict[str, str]:
+    """With no signing key configured, erasure certificates are signed with the development key
+    ``<project>/.signing/dev-key.pem`` (git-ignored), created the first time (README "Settings")."""
+    if any(settings.get(name) for name in SIGNING_SETTINGS):
+        return {}
+    from shared.signing import ensure_dev_key
+
+    return {"CVDSR_SIGNING__KEY_FILE": str(ensure_dev_key(project_dir.resolve() / ".signing" / "dev-key.pem"))}
+
+
 @dataclass
 class HostConfig:
     """How to run the host.
@@ -81,7 +94,7 @@ class Host:
         start Azurite if needed, and load/index the function app. Blocking; call before :meth:`start`."""
         env = {**os.environ, **dict(self.config.env)}
         project = load_project_config(self.config.project_dir, env)
-        for key, value in project.settings.items():
+        for key, value in {**project.settings, **development_signing(project.settings, project.project_dir)}.items():
             if os.environ.get(key) != value:
                 self._env_backup.setdefault(key, os.environ.get(key))
                 os.environ[key] = value

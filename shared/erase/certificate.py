@@ -2,7 +2,10 @@
 
 The mutations are taken from ``audit.jsonl`` (every DELETE the client made, with time, target ids,
 status and apim-request-id), so the certificate reports what actually went over the wire. A SHA-256
-over the canonical body lets anyone check the certificate was not altered after it was issued.
+over the canonical body lets anyone check the certificate was not altered after it was issued, and
+a JWS over the same bytes (``shared.signing``, when ``CVDSR_SIGNING__*`` is set) says who issued it.
+The accountability fields (``shared.erase.accountability``) say under which law, when, with which
+tool and configuration, what was kept and why, and who else received the data.
 """
 
 from __future__ import annotations
@@ -15,8 +18,11 @@ from typing import Any
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 from azure.storage.blob import ContentSettings
 
+from shared import signing
 from shared.results import layout
 from shared.results.store import ResultStore, StoredFile
+
+from . import accountability
 
 NOT_DELETABLE_BY_API = [
     {
@@ -56,8 +62,7 @@ async def mutations(store: ResultStore, request_id: str) -> list[dict[str, Any]]
 
 
 def digest(body: dict[str, Any]) -> str:
-    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
-    return hashlib.sha256(canonical).hexdigest()
+    return hashlib.sha256(signing.canonical(body)).hexdigest()
 
 
 async def write_certificate(
@@ -70,8 +75,15 @@ async def write_certificate(
     counts: dict[str, int],
     checks: list[dict[str, Any]],
     errors: list[dict[str, Any]],
-    own_copies: list[dict[str, Any]] = [],  # noqa: B006 - read only; the name another branch uses too
+    planned: dict[str, int] | None = None,
+    extensions: list[dict[str, Any]] | None = None,
+    configuration_sha256: str | None = None,
+    signer: signing.Signer | None = None,
+    own_copies: list[dict[str, Any]] | None = None,
 ) -> StoredFile:
+    """Write the certificate; with ``signer``, signed (the signature is made here, in the activity,
+    never in an orchestrator). A re-run after a crash writes the same body again, re-signed."""
+    issued_at = datetime.now(UTC).isoformat()
     body = {
         "certificate_version": 1,
         "request_id": request["request_id"],
@@ -83,7 +95,7 @@ async def write_certificate(
         "scope": request.get("scope"),
         "status": status,
         "started_at": started_at,
-        "issued_at": datetime.now(UTC).isoformat(),
+        "issued_at": issued_at,
         "deleted": counts,
         "projects": projects,
         "mutations": await mutations(store, request["request_id"]),
@@ -91,14 +103,25 @@ async def write_certificate(
         "verified": bool(checks) and all(check["passed"] for check in checks),
         "not_deletable_by_api": NOT_DELETABLE_BY_API,
         "errors": errors,
-        # cvdsr's own earlier copies for the subject (GDPR Art. 17/19): request_id, blobs, deleted_at.
-        "own_copies": own_copies,
+        **accountability.fields(
+            request,
+            completed_at=issued_at,
+            projects=projects,
+            planned=planned or {},
+            deleted=counts,
+            extensions=extensions or [],
+            configuration_sha256=configuration_sha256,
+            own_copies=own_copies or [],
+            not_deletable=NOT_DELETABLE_BY_API,
+        ),
     }
-    document = {
+    document: dict[str, Any] = {
         "certificate": body,
         "sha256": digest(body),
         "digest_of": "canonical JSON of 'certificate' (keys sorted, no whitespace, UTF-8)",
     }
+    if signer is not None:
+        document["signature"] = await signing.sign(signer, signing.canonical(body))
     return await store.put_json(layout.erasure_certificate(request["request_id"]), document)
 
 

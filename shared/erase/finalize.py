@@ -11,6 +11,7 @@ from shared.catalogue import Count, EraseStep
 from shared.outcomes import MAX_ERRORS_IN_OUTCOME
 from shared.results import layout
 from shared.results.store import ResultStore
+from shared.signing import Signer
 
 from .certificate import keep_evidence, write_certificate
 
@@ -58,6 +59,9 @@ async def finalize_erase(
     resources: list[dict[str, Any]],
     *,
     evidence: ResultStore | None = None,
+    signer: Signer | None = None,
+    extensions: list[dict[str, Any]] | None = None,
+    configuration_sha256: str | None = None,
     own_copies: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """``own_copies``: cvdsr's earlier exports for the data subject, deleted (or, on a dry run, that
@@ -118,7 +122,11 @@ async def finalize_erase(
             counts=counts,
             checks=checks,
             errors=errors,
-            own_copies=own_copies or [],
+            planned=dict(planned),
+            extensions=extensions,
+            configuration_sha256=configuration_sha256,
+            signer=signer,
+            own_copies=own_copies,
         )
         result["certificate"] = certificate.path
         result["certificate_sha256"] = certificate.sha256

@@ -78,4 +78,8 @@ def test_the_demo_exports_and_erases_end_to_end(tmp_path: Path) -> None:
     erasures = list(tmp_path.glob("DEMO-ERASE-*"))
     certificate = json.loads((erasures[0] / "erasure-certificate.json").read_text())
     assert certificate["certificate"]["verified"] is True
+    assert "cvdsr verify-certificate: the certificate verifies (seal and ES256 signature, signed by local:" in (
+        result.stdout
+    )
+    assert certificate["signature"]["alg"] == "ES256"
     assert re.search(r"Sombra received [1-9]\d* image record\(s\) and [1-9]\d* file\(s\); job READY", result.stdout)

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from azure.storage.blob import BlobServiceClient
 
+from local.certificate_cli import verify_file
 from local.simulator import SimulatorConfig
 from shared.dsr_request import ALL_KINDS
 from shared.erase.certificate import digest
 
 from . import ground_truth
-from .support import TRAINING_KEY, Environment, environment, wait_for
+from .support import REPO, TRAINING_KEY, Environment, environment, wait_for
 
 ORDER = ["UnpublishIteration", "DeleteImages", "DeletePrediction", "DeleteTag", "DeleteIteration", "DeleteProject"]
 
@@ -176,11 +178,22 @@ def test_sigkill_during_erase_then_restart_completes_verified(azurite) -> None:
         assert ground_truth.sdk(env.simulator.base_url).get_projects() == []
 
 
-def test_certificate_json_is_well_formed(env: Environment) -> None:
+def test_certificate_json_is_well_formed(env: Environment, tmp_path: Path) -> None:
     erase(env, "ERA-CERT-1", scope={"projects": "all", "images": {"metadata": {"subject": "bob"}}})
     raw = env.blob("ERA-CERT-1/erasure-certificate.json")
     document = json.loads(raw)
-    assert set(document) == {"certificate", "sha256", "digest_of"}
+    # `cvdsr host` with no signing key configured signs with the development key (README).
+    assert set(document) == {"certificate", "sha256", "digest_of", "signature"}
+    (tmp_path / "certificate.json").write_bytes(raw)
+    proof = verify_file(tmp_path / "certificate.json", key_file=REPO / ".signing" / "dev-key.pem")
+    assert proof.ok, proof.problems
+    assert proof.kid == document["signature"]["kid"]
+    # What the activity adds: the configuration's hash (never the settings), the tool, the law.
+    body = document["certificate"]
+    assert len(body["configuration_sha256"]) == 64
+    assert body["tool"]["name"] == "cvdsr"
+    assert body["counts"]["deleted"] == body["deleted"]
+    assert TRAINING_KEY not in raw.decode()
     tampered = {**document["certificate"], "status": "succeeded", "verified": not document["certificate"]["verified"]}
     assert digest(tampered) != document["sha256"]
 

@@ -1151,6 +1151,9 @@ FUNCTIONS: dict[str, Function] = {
     "resourceGroup": _opaque_call("resourceGroup"),
     "subscriptionResourceId": _opaque_call("subscriptionResourceId"),
     "resourceId": _opaque_call("resourceId"),
+    "utcNow": _opaque_call("utcNow"),
+    "dateTimeAdd": _opaque_call("dateTimeAdd"),
+    "dateTimeToEpoch": _opaque_call("dateTimeToEpoch"),
 }
 
 

@@ -26,6 +26,7 @@ EXPECTED_SKIPS = {
     ("CKV_AZURE_222", "Microsoft.Web/sites.functionApp"),  # public inbound is a parameter (HTTP API)
     ("CKV_AZURE_212", "Microsoft.Web/sites.functionApp"),  # one instance by design (API rate)
     ("CKV_AZURE_213", "Microsoft.Web/sites.functionApp"),  # no health endpoint
+    ("CKV_AZURE_112", "Microsoft.KeyVault/vaults/keys.signingKey"),  # Standard vault: software key
 }
 
 

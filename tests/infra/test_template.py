@@ -4,6 +4,7 @@ least privilege, private by default, no shared keys, retention, and the azd wiri
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import pytest
 
@@ -37,8 +38,16 @@ ROLES = {
 }
 
 
+CERTIFICATE_SIGNER = "cvdsr certificate signer"  # the custom role of app/rbac.bicep
+
+
 def role_of(assignment: bicep.ResourceInstance) -> str:
     definition = bicep.render(assignment.properties["roleDefinitionId"])
+    if (
+        definition
+        == "resourceId(Microsoft.Authorization/roleDefinitions, guid(resourceGroup().id, cvdsr-certificate-signer))"
+    ):
+        return CERTIFICATE_SIGNER
     match = re.search(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", definition)
     assert match, definition
     return ROLES[match.group()]
@@ -193,6 +202,29 @@ def test_key_vault_is_rbac_with_purge_protection() -> None:
     )
 
 
+def test_the_certificate_signing_key_is_ec_p256_sign_only_and_the_app_may_only_sign_with_it() -> None:
+    deployment = deploy()
+    key = one(deployment, "Microsoft.KeyVault/vaults/keys")
+    properties: dict[str, Any] = dict(key.properties)
+    assert properties["kty"] == "EC"
+    assert properties["curveName"] == "P-256"
+    assert properties["keyOps"] == ["sign", "verify"]
+    assert properties["attributes"]["exportable"] is False
+    assert bicep.render(properties["attributes"]["exp"]) == "dateTimeToEpoch(dateTimeAdd(utcNow(), P2Y))"
+    (role,) = resources(deployment, "Microsoft.Authorization/roleDefinitions")
+    definition: dict[str, Any] = dict(role.properties)
+    assert definition["type"] == "CustomRole"
+    (permissions,) = definition["permissions"]
+    assert permissions["actions"] == []
+    assert permissions["dataActions"] == [
+        "Microsoft.KeyVault/vaults/keys/read",
+        "Microsoft.KeyVault/vaults/keys/sign/action",
+    ]
+    assert bicep.render(app_settings(deployment)["CVDSR_SIGNING__KEY_VAULT_KEY_ID"]) == (
+        f"ref(Microsoft.KeyVault/vaults/keys:{bicep.render(key.full_name)}).properties.keyUriWithVersion"
+    )
+
+
 def test_telemetry_is_entra_authenticated_classic_application_insights() -> None:
     deployment = deploy()
     component = one(deployment, "Microsoft.Insights/components")
@@ -220,8 +252,11 @@ def test_app_identity_roles_are_exactly_these_and_narrowly_scoped() -> None:
         "Azure Service Bus Data Sender",
         "Key Vault Secrets User",
         "Monitoring Metrics Publisher",
+        CERTIFICATE_SIGNER,
     }
     scopes = {role: scope_of(assignment) for role, assignment in roles.items()}
+    assert scopes[CERTIFICATE_SIGNER].type == "Microsoft.KeyVault/vaults/keys"
+    assert bicep.render(scopes[CERTIFICATE_SIGNER].full_name).endswith("/certificate-signing")
     assert scopes["Azure Service Bus Data Receiver"].type == "Microsoft.ServiceBus/namespaces/queues"
     assert bicep.render(scopes["Azure Service Bus Data Receiver"].full_name).endswith("/dsr-requests")
     assert scopes["Azure Service Bus Data Sender"].type == "Microsoft.ServiceBus/namespaces/topics"
@@ -246,7 +281,7 @@ def test_custom_vision_account_role(grant_delete: bool, role: str) -> None:
 
 
 def test_operator_roles_only_when_a_principal_is_given() -> None:
-    assert len(resources(deploy(), ROLE_ASSIGNMENT)) == 7
+    assert len(resources(deploy(), ROLE_ASSIGNMENT)) == 8
     deployment = deploy(principalId="11111111-1111-1111-1111-111111111111")
     operator = [
         role_of(a)
