@@ -105,6 +105,7 @@ def fields(
     planned: dict[str, int],
     deleted: dict[str, int],
     extensions: list[dict[str, Any]],
+    acknowledged_at: str | None = None,
     configuration_sha256: str | None,
     own_copies: list[dict[str, Any]],
     not_deletable: list[dict[str, str]],
@@ -124,6 +125,7 @@ def fields(
         "right_invoked": RIGHTS.get(jurisdiction or "", "erasure (no jurisdiction given)"),
         "times": {
             "received_at": request.get("received_at"),
+            "acknowledged_at": acknowledged_at,  # when cvdsr.request.acknowledged first went out
             "acknowledge_by": acknowledge_by.isoformat() if acknowledge_by else None,
             "due_at": request.get("due_at"),
             "effective_due_at": clock["due_at"],

@@ -61,6 +61,7 @@ async def finalize_erase(
     evidence: ResultStore | None = None,
     signer: Signer | None = None,
     extensions: list[dict[str, Any]] | None = None,
+    acknowledged_at: str | None = None,
     configuration_sha256: str | None = None,
     own_copies: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
@@ -124,6 +125,7 @@ async def finalize_erase(
             errors=errors,
             planned=dict(planned),
             extensions=extensions,
+            acknowledged_at=acknowledged_at,
             configuration_sha256=configuration_sha256,
             signer=signer,
             own_copies=own_copies,

@@ -4,15 +4,18 @@
 
 They go out on the outcome's channels (``completion.send_completion``). The acknowledgement is sent
 by the request's first activity (``record_request``), so a start that crashes before it is sent sends
-it when the activity runs again; the reminders by the sweeper (``shared.endings.sweep``), once per
-request and due date: a marker in the state container (``reminders/<request id>/<kind>-<due>.json``)
-is written after the event went out, so a crash in between sends it again under the same CloudEvent
-``id`` (consumers de-duplicate on it), and an extension, a new due date, arms both reminders again.
+it when the activity runs again, and records when it went (``lifecycle/<request id>/acknowledged.json``
+in the state container, the first time standing: the certificate's ``times.acknowledged_at``); the
+reminders by the sweeper (``shared.endings.sweep``), once per request and due date: a marker
+(``lifecycle/<request id>/<kind>-<due>.json``) is written after the event went out, so a crash in
+between sends it again under the same CloudEvent ``id`` (consumers de-duplicate on it), and an
+extension, a new due date, arms both reminders again. The markers go when the request ends.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
@@ -73,10 +76,39 @@ async def acknowledge(
     reported per channel, as for the outcome: the request goes on."""
     if not app_settings(environ).lifecycle_events:
         return None
-    extended = await extensions.load(service, str(request["request_id"]))
-    return await send_completion(
-        lifecycle_event("acknowledged", request, extended, datetime.now(UTC)), request, environ
-    )
+    request_id = str(request["request_id"])
+    extended = await extensions.load(service, request_id)
+    now = datetime.now(UTC)
+    delivery = await send_completion(lifecycle_event("acknowledged", request, extended, now), request, environ)
+    await _mark(service, _acknowledged(request_id), now, environ)
+    return delivery
+
+
+async def acknowledged_at(
+    service: BlobServiceClient, request_id: str, environ: Mapping[str, str] | None = None
+) -> str | None:
+    """When the request's acknowledgement first went out (None: not sent, or lifecycle events off)."""
+    blob = state_container(service, environ).get_blob_client(_acknowledged(request_id))
+    try:
+        document = json.loads(await (await blob.download_blob()).readall())
+    except ResourceNotFoundError:
+        return None
+    sent = document.get("sent_at")
+    return sent if isinstance(sent, str) else None
+
+
+def _acknowledged(request_id: str) -> str:
+    return f"lifecycle/{request_id}/acknowledged.json"
+
+
+async def _mark(service: BlobServiceClient, name: str, now: datetime, environ: Mapping[str, str] | None) -> None:
+    """Write a marker once: the first time stands (a re-run, or a sweep at the same moment, keeps it)."""
+    await created_state_container(service, environ)
+    body = json.dumps({"sent_at": now.isoformat()}).encode()
+    try:
+        await state_container(service, environ).get_blob_client(name).upload_blob(body, overwrite=False)
+    except ResourceExistsError:
+        pass
 
 
 def reminder_due(
@@ -96,7 +128,7 @@ def reminder_due(
 
 def _marker(request_id: str, kind: Kind, due_at: str) -> str:
     # The due date in a blob name: hashed, as its offset's '+' and ':' are awkward in a URL.
-    return f"reminders/{request_id}/{kind}-{hashlib.sha256(due_at.encode()).hexdigest()[:16]}.json"
+    return f"lifecycle/{request_id}/{kind}-{hashlib.sha256(due_at.encode()).hexdigest()[:16]}.json"
 
 
 async def remind(
@@ -122,20 +154,16 @@ async def remind(
     except ResourceNotFoundError:
         pass
     delivery = await send_completion(lifecycle_event(kind, request, extended, now), request, environ)
-    await created_state_container(service, environ)
-    try:
-        await marker.upload_blob(f'{{"sent_at": "{now.isoformat()}"}}'.encode(), overwrite=False)
-    except ResourceExistsError:  # another sweep sent it at the same moment: at least once, as documented
-        pass
+    await _mark(service, marker.blob_name, now, environ)  # a sweep at the same moment: at least once
     logger.info("request %s: %s sent (%s)", request_id, kind, ", ".join(f"{k} {v}" for k, v in delivery.items()))
     return kind
 
 
 async def forget(service: BlobServiceClient, request_id: str, environ: Mapping[str, str] | None = None) -> None:
-    """Remove the request's reminder markers once it has ended (they are only needed while it is open)."""
+    """Remove the request's lifecycle markers once it has ended (needed only until its certificate)."""
     container = state_container(service, environ)
     try:
-        async for blob in container.list_blobs(name_starts_with=f"reminders/{request_id}/"):
+        async for blob in container.list_blobs(name_starts_with=f"lifecycle/{request_id}/"):
             try:
                 await container.delete_blob(blob.name)
             except ResourceNotFoundError:

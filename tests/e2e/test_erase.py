@@ -193,6 +193,8 @@ def test_certificate_json_is_well_formed(env: Environment, tmp_path: Path) -> No
     assert len(body["configuration_sha256"]) == 64
     assert body["tool"]["name"] == "cvdsr"
     assert body["counts"]["deleted"] == body["deleted"]
+    times = body["times"]
+    assert times["received_at"] <= times["acknowledged_at"] <= times["completed_at"], times
     assert TRAINING_KEY not in raw.decode()
     tampered = {**document["certificate"], "status": "succeeded", "verified": not document["certificate"]["verified"]}
     assert digest(tampered) != document["sha256"]

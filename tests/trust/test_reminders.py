@@ -117,7 +117,7 @@ async def test_an_ended_request_is_not_reminded_and_its_markers_go(settings: dic
     assert [e["type"] for e in reminders(settings, "REM-DONE")] == ["cvdsr.request.due_soon"]
     async with BlobServiceClient.from_connection_string(settings["AzureWebJobsStorage"]) as service:
         state = service.get_container_client(settings["CVDSR_STATE_CONTAINER"])
-        assert [b.name async for b in state.list_blobs(name_starts_with="reminders/")] == []
+        assert [b.name async for b in state.list_blobs(name_starts_with="lifecycle/")] == []
 
 
 async def test_reminders_can_be_turned_off(settings: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
@@ -134,3 +134,23 @@ async def test_a_reminder_carries_no_subject_or_selector(settings: dict[str, str
     await started(client, "REM-PII", type="erase", subject={"reference": "alice.person@example.com"}, scope=scope)
     assert (await endings.sweep(client, now=DUE + timedelta(days=1)))["reminded"] == 1
     assert "alice.person" not in json.dumps(reminders(settings, "REM-PII"))
+
+
+async def test_the_acknowledgement_is_sent_each_time_asked_and_its_first_time_is_kept(settings: dict[str, str]) -> None:
+    """The first activity may run again after a crash: the event goes again (the same id), and the time
+    the certificate quotes (``times.acknowledged_at``) stays the first; the request's end removes it."""
+    client = RacyClient()
+    request = await started(client, "ACK-1")
+    async with BlobServiceClient.from_connection_string(settings["AzureWebJobsStorage"]) as service:
+        assert await lifecycle.acknowledged_at(service, "ACK-1") is None
+        assert await lifecycle.acknowledge(service, request) == {"queue": "sent"}
+        first = await lifecycle.acknowledged_at(service, "ACK-1")
+        assert first is not None
+        assert datetime.fromisoformat(first) <= datetime.now(UTC)
+        await lifecycle.acknowledge(service, request)
+        assert await lifecycle.acknowledged_at(service, "ACK-1") == first
+        sent = reminders(settings, "ACK-1")
+        assert [e["type"] for e in sent] == ["cvdsr.request.acknowledged"] * 2
+        assert sent[0]["id"] == sent[1]["id"]
+        await lifecycle.forget(service, "ACK-1")
+        assert await lifecycle.acknowledged_at(service, "ACK-1") is None
