@@ -76,7 +76,7 @@ param instanceMemoryMB int = 2048
 @description('Spread the app\'s instances across availability zones (only in regions where Flex Consumption offers it).')
 param zoneRedundant bool = false
 
-@description('Custom Vision training resources cvdsr may work on. Each: {name, endpoint, keySecretName?, armResourceId?}. name: letters, digits, _ (the name requests use). keySecretName defaults to customvision-<name>-training-key. armResourceId (optional) enables the account row and, with grantCustomVisionAccountDelete, the account erase.')
+@description('Custom Vision training resources cvdsr may work on. Each: {name, endpoint, keySecretName?, armResourceId?, privacyInfo?}. name: letters, digits, _ (the name requests use). keySecretName defaults to customvision-<name>-training-key. armResourceId (optional) enables the account row and, with grantCustomVisionAccountDelete, the account erase. privacyInfo (optional): the path, in the deployed app, of the resource\'s Art. 15 information file (e.g. privacy/contoso_prod.json).')
 param customVisionResources array = []
 
 @description('Grant the app Cognitive Services Contributor (instead of Reader) on each listed Custom Vision account, so an explicitly confirmed account erase can delete it.')
@@ -160,6 +160,7 @@ var customVision = [for item in customVisionResources: {
   endpoint: item.endpoint
   keySecretName: contains(item, 'keySecretName') ? item.keySecretName : 'customvision-${replace(toLower(item.name), '_', '-')}-training-key'
   armResourceId: contains(item, 'armResourceId') ? item.armResourceId : ''
+  privacyInfo: contains(item, 'privacyInfo') ? item.privacyInfo : ''
 }]
 var customVisionWithAccount = filter(customVision, cv => !empty(cv.armResourceId))
 
@@ -322,6 +323,10 @@ var customVisionSettingGroups = [for cv in customVision: [
   {
     name: 'CUSTOMVISION__${cv.settingName}__ARMRESOURCEID'
     value: cv.armResourceId
+  }
+  {
+    name: 'CUSTOMVISION__${cv.settingName}__PRIVACY_INFO'
+    value: cv.privacyInfo
   }
 ]]
 

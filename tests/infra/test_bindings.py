@@ -11,6 +11,7 @@ events queue and topic) name resources the template creates.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -202,9 +203,12 @@ def test_local_settings_sample_has_every_binding_connection(connection: str) -> 
     assert present, f"local.settings.sample.json has no {connection} or {connection}__* setting"
 
 
-def test_custom_vision_resources_become_settings_the_app_loads() -> None:
-    """The template's CUSTOMVISION__ settings, read by the app's own loader (shared/settings.py)."""
-    deployment = deploy(customVisionResources=[CONTOSO, FABRIKAM])
+def test_custom_vision_resources_become_settings_the_app_loads(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The template's CUSTOMVISION__ settings, read by the app's own loader (shared/settings.py); the
+    Art. 15 file's path is relative to the deployed app (here, the repository)."""
+    monkeypatch.chdir(Path(__file__).parents[2])
+    contoso = {**CONTOSO, "privacyInfo": "docs/privacy-info.example.json"}
+    deployment = deploy(customVisionResources=[contoso, FABRIKAM])
     settings = app_settings(deployment)
     vault = one(deployment, "Microsoft.KeyVault/vaults")
     environ = {name: bicep.text(value) for name, value in settings.items() if name.startswith("CUSTOMVISION__")}
@@ -212,15 +216,20 @@ def test_custom_vision_resources_become_settings_the_app_loads() -> None:
         "CUSTOMVISION__CONTOSO_PROD__ENDPOINT",
         "CUSTOMVISION__CONTOSO_PROD__TRAININGKEY",
         "CUSTOMVISION__CONTOSO_PROD__ARMRESOURCEID",
+        "CUSTOMVISION__CONTOSO_PROD__PRIVACY_INFO",
         "CUSTOMVISION__FABRIKAM__ENDPOINT",
         "CUSTOMVISION__FABRIKAM__TRAININGKEY",
         "CUSTOMVISION__FABRIKAM__ARMRESOURCEID",
+        "CUSTOMVISION__FABRIKAM__PRIVACY_INFO",
     }
     loaded = load_resources(environ)
     assert set(loaded) == {"contoso_prod", "fabrikam"}
     assert loaded["contoso_prod"].endpoint == CONTOSO["endpoint"]
     assert loaded["contoso_prod"].arm_resource_id == CONTOSO["armResourceId"]
     assert loaded["fabrikam"].arm_resource_id is None  # an empty setting means "not configured"
+    assert loaded["contoso_prod"].privacy is not None
+    assert loaded["contoso_prod"].privacy.controller is not None
+    assert loaded["fabrikam"].privacy is None
     vault_uri = str(bicep.Opaque(ref_key(vault, "properties.vaultUri")))
     for name, secret in (("contoso_prod", "customvision-contoso-prod-training-key"), ("fabrikam", "fab-key")):
         # A versionless Key Vault reference: a new secret version is picked up without redeploying.
