@@ -16,7 +16,7 @@ import httpx
 
 from shared.register import median_days_to_respond, to_csv
 
-from .requests_cli import DEFAULT_HOST_URL
+from .requests_cli import DEFAULT_HOST_URL, refusal
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -42,11 +42,7 @@ def run_from_args(args: argparse.Namespace) -> int:
         print(f"the host did not answer: {type(error).__name__}", file=sys.stderr)
         return 1
     if response.status_code != 200:
-        try:
-            reason = response.json().get("error")
-        except ValueError:
-            reason = None
-        print(f"register export refused ({response.status_code}): {reason or response.reason_phrase}", file=sys.stderr)
+        print(f"register export refused ({response.status_code}): {refusal(response)}", file=sys.stderr)
         return 1
     document = response.json()
     if not args.csv:

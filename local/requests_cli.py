@@ -205,6 +205,15 @@ def add_extend_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host-url", default=DEFAULT_HOST_URL)
 
 
+def refusal(response: httpx.Response) -> str:
+    """Why the host refused: its JSON ``error``, else the HTTP reason phrase."""
+    try:
+        reason = response.json().get("error")
+    except ValueError:
+        reason = None
+    return str(reason or response.reason_phrase)
+
+
 def run_extend(args: argparse.Namespace) -> int:
     """``POST /api/requests/{id}/extend``: prints the new clock, or why the extension was refused."""
     body = {"until": args.until.isoformat(), "reason": args.reason}
@@ -214,11 +223,7 @@ def run_extend(args: argparse.Namespace) -> int:
         print(f"not extended: the host did not answer ({type(error).__name__})", file=sys.stderr)
         return 1
     if response.status_code != 200:
-        try:
-            reason = response.json().get("error")
-        except ValueError:
-            reason = response.reason_phrase
-        print(f"not extended ({response.status_code}): {reason}", file=sys.stderr)
+        print(f"not extended ({response.status_code}): {refusal(response)}", file=sys.stderr)
         return 1
     clock = response.json()
     print(f"{args.request_id} is due {clock['due_at']} ({clock['days_left']} days left): {clock['extension_reason']}")
