@@ -24,7 +24,6 @@ from shared.erase import verify_certificate as vc
 from shared.settings import SettingsError, app_settings
 
 T = TypeVar("T")
-SIGNING_SETTINGS = ("CVDSR_SIGNING__KEY_FILE", "CVDSR_SIGNING__KEY_VAULT_KEY_ID")
 
 
 class KeyUnavailable(Exception):
@@ -39,11 +38,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _installation_signer() -> signing.Signer:
-    environ = {name: value for name in SIGNING_SETTINGS if (value := local_setting(name))}
+    environ = {name: value for name in signing.SETTINGS if (value := local_setting(name))}
+    if not environ and signing.DEV_KEY.is_file():
+        # Nothing configured: the development host of this directory signs with its development key.
+        environ = {"CVDSR_SIGNING__KEY_FILE": str(signing.DEV_KEY.resolve())}
     if not environ:
         raise KeyUnavailable(
             "this installation signs with no key (CVDSR_SIGNING__KEY_FILE / CVDSR_SIGNING__KEY_VAULT_KEY_ID "
-            "unset); pass --key PEM or --jwks URL"
+            f"unset, no development key {signing.DEV_KEY}); pass --key PEM or --jwks URL"
         )
     try:
         signer = signing.configured_signer(app_settings(environ))

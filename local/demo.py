@@ -34,13 +34,14 @@ from local.http_server import serve
 from local.platforms.transcend import FakeSombra
 from local.requests_cli import enqueue, wait_for_completion
 from local.simulator import SimulatorConfig, run_simulator
+from shared import signing
 from shared.signing import ensure_dev_key
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO_KEY = "demo-training-key-" + uuid.uuid4().hex[:12]
 SOMBRA_KEY = "demo-transcend-key-" + uuid.uuid4().hex[:12]
 EVENTS = "dsr-events"
-DEV_KEY = REPO / ".signing" / "dev-key.pem"  # git-ignored; `make install` creates it too
+DEV_KEY = REPO / signing.DEV_KEY  # git-ignored; `make install` creates it too
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

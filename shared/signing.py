@@ -263,6 +263,12 @@ def generate_key_file(path: Path) -> None:
         temporary.unlink()
 
 
+# The settings that name the signing key, and the development key's place in a project (git-ignored):
+# the dev host signs with it when neither is set, and ``cvdsr verify-certificate`` then checks with it.
+SETTINGS = ("CVDSR_SIGNING__KEY_FILE", "CVDSR_SIGNING__KEY_VAULT_KEY_ID")
+DEV_KEY = Path(".signing") / "dev-key.pem"
+
+
 def ensure_dev_key(path: Path) -> Path:
     """The development key at ``path``, created the first time (never committed: the path is git-ignored)."""
     if not path.exists():

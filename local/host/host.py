@@ -36,17 +36,14 @@ from .triggers import ServiceBusQueueListener, StorageQueueListener, TimerListen
 log = logging.getLogger("cvdsr.host")
 
 
-SIGNING_SETTINGS = ("CVDSR_SIGNING__KEY_FILE", "CVDSR_SIGNING__KEY_VAULT_KEY_ID")
-
-
 def development_signing(settings: Mapping[str, str], project_dir: Path) -> dict[str, str]:
     """With no signing key configured, erasure certificates are signed with the development key
     ``<project>/.signing/dev-key.pem`` (git-ignored), created the first time (README "Settings")."""
-    if any(settings.get(name) for name in SIGNING_SETTINGS):
-        return {}
-    from shared.signing import ensure_dev_key
+    from shared import signing
 
-    return {"CVDSR_SIGNING__KEY_FILE": str(ensure_dev_key(project_dir.resolve() / ".signing" / "dev-key.pem"))}
+    if any(settings.get(name) for name in signing.SETTINGS):
+        return {}
+    return {"CVDSR_SIGNING__KEY_FILE": str(signing.ensure_dev_key(project_dir.resolve() / signing.DEV_KEY))}
 
 
 @dataclass

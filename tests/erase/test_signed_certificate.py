@@ -302,6 +302,24 @@ async def test_with_no_flag_the_installation_key_is_used(
     assert "the key does not match" in err
 
 
+async def test_with_nothing_configured_the_development_key_of_the_directory_is_used(
+    container: ContainerClient, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The dev host signs with ``.signing/dev-key.pem`` when no key is set; no flag then checks with it."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("CVDSR_SIGNING__KEY_FILE", raising=False)
+    monkeypatch.delenv("CVDSR_SIGNING__KEY_VAULT_KEY_ID", raising=False)
+    dev = signing.ensure_dev_key(tmp_path / signing.DEV_KEY)
+    path = await issue(container, signing.PemSigner(dev), tmp_path)
+    code, out, err = verify(capsys, str(path))
+    assert code == 0, err
+    assert "VERIFIED" in out
+    dev.unlink()
+    code, _, err = verify(capsys, str(path))
+    assert code == 2
+    assert "no development key" in err
+
+
 @pytest.mark.parametrize(
     ("content", "message"),
     [
