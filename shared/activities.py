@@ -249,7 +249,12 @@ async def erase_own_copies(
 ) -> list[dict[str, Any]]:
     """cvdsr's earlier exports for the erase's data subject: deleted (listed on a dry run)."""
     return await own_copies.erase_own_copies(
-        service, store, payload["request_id"], payload["subject"], dry_run=payload["dry_run"]
+        service,
+        store,
+        payload["request_id"],
+        payload["subject"],
+        dry_run=payload["dry_run"],
+        ticket_system=payload.get("ticket_system"),
     )
 
 

@@ -127,6 +127,7 @@ class Finalize(WithRequest):
 
 class OwnCopies(OnRequest):
     subject: str | None  # the fingerprint of subject.reference
+    ticket_system: NotRequired[str | None]  # whose id the reference is
     dry_run: bool
 
 

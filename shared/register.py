@@ -24,6 +24,7 @@ from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, Re
 from azure.storage.blob.aio import BlobServiceClient, ContainerClient
 
 from shared import deadlines
+from shared.export.tables import safe_cell
 from shared.results import layout
 from shared.settings import app_settings
 
@@ -40,6 +41,7 @@ FIELDS = (
     "status",
     "denial_reason",
     "ticket_id",
+    "ticket_system",
     "subject",
 )
 DENIED = ("rejected", "failed")
@@ -75,6 +77,8 @@ def received_entry(request: Mapping[str, Any], channel: str) -> dict[str, Any]:
         "jurisdiction": request.get("jurisdiction"),
         "due_at": request.get("due_at"),
         "ticket_id": (request.get("ticket") or {}).get("id"),
+        # subject.reference is the ticketing system's own id: a person is the pair (own_copies matches both).
+        "ticket_system": (request.get("ticket") or {}).get("system"),
         "subject": subject.get("reference"),
     }
 
@@ -214,7 +218,8 @@ def to_csv(records: Iterable[Mapping[str, Any]]) -> str:
     writer = csv.DictWriter(out, fieldnames=FIELDS, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
     for record in records:
-        writer.writerow({field: "" if record.get(field) is None else record[field] for field in FIELDS})
+        # Ticket ids and reasons come from outside: a spreadsheet shows them, never evaluates them.
+        writer.writerow({field: safe_cell(record.get(field)) for field in FIELDS})
     return out.getvalue()
 
 

@@ -41,6 +41,7 @@ def test_received_entry_holds_the_fingerprint_and_the_channel() -> None:
         "jurisdiction": "gdpr",
         "due_at": REQUEST["due_at"],
         "ticket_id": "INC-7",
+        "ticket_system": "servicenow",
         "subject": "hmac-sha256:0123abcd",
     }
 

@@ -83,7 +83,12 @@ async def write_certificate(
     own_copies: list[dict[str, Any]] | None = None,
 ) -> StoredFile:
     """Write the certificate; with ``signer``, signed (the signature is made here, in the activity,
-    never in an orchestrator). A re-run after a crash writes the same body again, re-signed."""
+    never in an orchestrator). Issued once: a re-run after a crash returns the certificate already
+    written, so the results copy, the evidence copy and the outcome's digest are the same document."""
+    path = layout.erasure_certificate(request["request_id"])
+    async for existing in store.list_files(path):
+        if existing.path == path:
+            return existing
     issued_at = datetime.now(UTC).isoformat()
     body = {
         "certificate_version": 1,
@@ -124,7 +129,7 @@ async def write_certificate(
     }
     if signer is not None:
         document["signature"] = await signing.sign(signer, signing.canonical(body))
-    return await store.put_json(layout.erasure_certificate(request["request_id"]), document)
+    return await store.put_json(path, document)
 
 
 async def keep_evidence(store: ResultStore, evidence: ResultStore, path: str) -> None:

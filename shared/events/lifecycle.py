@@ -80,8 +80,13 @@ async def acknowledge(
     extended = await extensions.load(service, request_id)
     now = datetime.now(UTC)
     delivery = await send_completion(lifecycle_event("acknowledged", request, extended, now), request, environ)
-    await _mark(service, _acknowledged(request_id), now, environ)
+    if _delivered(delivery):  # the certificate quotes this time: only for an acknowledgement that went out
+        await _mark(service, _acknowledged(request_id), now, environ)
     return delivery
+
+
+def _delivered(delivery: Mapping[str, str]) -> bool:
+    return any(result == "sent" for result in delivery.values())
 
 
 async def acknowledged_at(
@@ -154,6 +159,9 @@ async def remind(
     except ResourceNotFoundError:
         pass
     delivery = await send_completion(lifecycle_event(kind, request, extended, now), request, environ)
+    if not _delivered(delivery):  # no channel took it: the next sweep sends it again, under the same id
+        logger.warning("request %s: %s not delivered on any channel; retried by the next sweep", request_id, kind)
+        return None
     await _mark(service, marker.blob_name, now, environ)  # a sweep at the same moment: at least once
     logger.info("request %s: %s sent (%s)", request_id, kind, ", ".join(f"{k} {v}" for k, v in delivery.items()))
     return kind

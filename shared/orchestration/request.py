@@ -93,7 +93,12 @@ def _work(
     subject = (request.get("subject") or {}).get("reference")
     if not export and subject:
         # cvdsr's own earlier copies for this person go too (GDPR Art. 17/19): shared.erase.own_copies.
-        copies: c.OwnCopies = {"request_id": request_id, "subject": subject, "dry_run": bool(request.get("dry_run"))}
+        copies: c.OwnCopies = {
+            "request_id": request_id,
+            "subject": subject,
+            "ticket_system": (request.get("ticket") or {}).get("system"),
+            "dry_run": bool(request.get("dry_run")),
+        }
         finalizing["own_copies"] = yield activity(context, names.ERASE_OWN_COPIES, copies)
     return (yield activity(context, names.FINALIZE_EXPORT if export else names.FINALIZE_ERASE, finalizing))
 

@@ -44,12 +44,15 @@ async def test_an_erase_deletes_the_subjects_earlier_exports_and_certifies_it(
     run(env, "OWN-EXP-Y", **person("ref-Y-2", "bob"))
     exported_x, exported_y = env.blob_names("OWN-EXP-X/"), env.blob_names("OWN-EXP-Y/")
     assert any("/data/" in name for name in exported_x)
+    # What the earlier export keeps of itself: that it was answered, and how (ids, counts, digests).
+    records = sorted(f"OWN-EXP-X/{name}" for name in ("audit.jsonl", "manifest.json", "request.json"))
+    data_x = [name for name in exported_x if name not in records]
 
     # A dry run lists the copy in its plan and deletes nothing.
     planned = run(env, "OWN-DRY-X", type="erase", dry_run=True, **person("ref-X-1", "alice"))
     assert planned["data"]["status"] == "succeeded"
     plan = env.json("OWN-DRY-X/erase-plan.json")
-    assert plan["own_copies"] == [{"request_id": "OWN-EXP-X", "blobs": len(exported_x), "deleted_at": None}]
+    assert plan["own_copies"] == [{"request_id": "OWN-EXP-X", "blobs": len(data_x), "deleted_at": None}]
     assert env.blob_names("OWN-EXP-X/") == exported_x
 
     erased = run(env, "OWN-ERA-X", type="erase", **person("ref-X-1", "alice"))
@@ -57,9 +60,9 @@ async def test_an_erase_deletes_the_subjects_earlier_exports_and_certifies_it(
     certificate = env.json("OWN-ERA-X/erasure-certificate.json")["certificate"]
     (copy,) = certificate["own_copies"]
     assert copy["request_id"] == "OWN-EXP-X"
-    assert copy["blobs"] == len(exported_x)
+    assert copy["blobs"] == len(data_x)
     assert copy["deleted_at"]
-    assert env.blob_names("OWN-EXP-X/") == [], "no blob of the earlier export's folder is left"
+    assert sorted(env.blob_names("OWN-EXP-X/")) == records, "no data of the earlier export is left"
     assert env.blob_names("OWN-EXP-Y/") == exported_y, "another person's export is untouched"
     assert env.blob_names("OWN-DRY-X/"), "an earlier erase's folder (fingerprints only) stays"
 

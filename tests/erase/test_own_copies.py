@@ -62,6 +62,8 @@ async def test_only_the_subjects_answered_exports_are_found(service: BlobService
     assert planned == [
         {"request_id": "EXP-1", "blobs": 3, "deleted_at": None},
         {"request_id": "EXP-2", "blobs": 3, "deleted_at": None},
+        # Still running: not deleted under its feet, and the certificate says so.
+        {"request_id": "EXP-RUNNING", "blobs": 0, "deleted_at": None, "running": True},
     ]
     assert len(await names(store, "")) == 18, "a dry run deletes nothing"
     assert not await store.exists(layout.own_copies("ERA-NOW")), "nor records anything"
@@ -81,3 +83,33 @@ async def test_a_rerun_after_a_crash_finishes_and_reports_the_same(
     again = await erase_own_copies(service, store, "ERA-1", SUBJECT, dry_run=False)
     assert again == first
     assert await names(store, "EXP-1/") == []
+
+
+async def test_the_same_reference_from_another_ticket_system_is_another_person(
+    service: BlobServiceClient, store: ResultStore
+) -> None:
+    """subject.reference is the ticketing system's own id: "12345" in ServiceNow is not "12345" in
+    OneTrust."""
+    now = datetime.now(UTC).isoformat()
+    for request_id, system in (("EXP-SN", "servicenow"), ("EXP-OT", "onetrust")):
+        request = {"request_id": request_id, "type": "export", "received_at": now, "subject": {"reference": SUBJECT}}
+        request["ticket"] = {"system": system, "id": "T-1"}
+        await register.append(service, register.received_entry(request, "http"))
+        await register.append(service, register.responded_entry(request, {"status": "succeeded", "completed_at": now}))
+        await folder(store, request_id)
+    found = await erase_own_copies(service, store, "ERA-SN", SUBJECT, dry_run=False, ticket_system="servicenow")
+    assert [c["request_id"] for c in found] == ["EXP-SN"]
+    assert len(await names(store, "EXP-OT/")) == 3
+
+
+async def test_an_earlier_export_keeps_its_record_of_itself(service: BlobServiceClient, store: ResultStore) -> None:
+    """request.json, manifest.json and audit.jsonl (ids, counts, digests) stay: the certificate's kept."""
+    await answered(service, "EXP-1", "export", SUBJECT, "succeeded")
+    await folder(store, "EXP-1", 2)
+    for record in (layout.request_json, layout.manifest, layout.audit_log):
+        await store.put_json(record("EXP-1"), {"request_id": "EXP-1"})
+    (copy,) = await erase_own_copies(service, store, "ERA-1", SUBJECT, dry_run=False)
+    assert copy["blobs"] == 2
+    assert sorted(await names(store, "EXP-1/")) == sorted(
+        [layout.audit_log("EXP-1"), layout.manifest("EXP-1"), layout.request_json("EXP-1")]
+    )

@@ -328,6 +328,7 @@ def test_an_erase_for_a_subject_erases_cvdsrs_own_copies_before_finalize(dry_run
     assert run.asked(names.ERASE_OWN_COPIES)[0].input == {
         "request_id": s.REQUEST_ID,
         "subject": "hmac-sha256:0011",
+        "ticket_system": body["ticket"]["system"],
         "dry_run": dry_run,
     }
     assert run.asked(names.FINALIZE_ERASE)[0].input["own_copies"] == copies

@@ -154,3 +154,22 @@ async def test_the_acknowledgement_is_sent_each_time_asked_and_its_first_time_is
         assert sent[0]["id"] == sent[1]["id"]
         await lifecycle.forget(service, "ACK-1")
         assert await lifecycle.acknowledged_at(service, "ACK-1") is None
+
+
+async def test_a_reminder_no_channel_took_is_sent_again_by_the_next_sweep(
+    settings: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Review finding: the marker was written whatever the channels said, so a reminder lost on every
+    channel was never sent; and an acknowledgement nobody received was quoted in the certificate."""
+    client = RacyClient()
+    request = await started(client, "REM-LOST")
+    monkeypatch.setenv("CVDSR_EVENTS_QUEUE", "not_a_queue_name")  # the only channel refuses every message
+    async with BlobServiceClient.from_connection_string(settings["AzureWebJobsStorage"]) as service:
+        delivery = await lifecycle.acknowledge(service, request)
+        assert delivery is not None
+        assert delivery["queue"].startswith("error")
+        assert await lifecycle.acknowledged_at(service, "REM-LOST") is None
+    assert (await endings.sweep(client, now=DUE + timedelta(days=1)))["reminded"] == 0
+    monkeypatch.setenv("CVDSR_EVENTS_QUEUE", settings["CVDSR_EVENTS_QUEUE"])
+    assert (await endings.sweep(client, now=DUE + timedelta(days=1)))["reminded"] == 1
+    assert [e["type"] for e in reminders(settings, "REM-LOST")] == ["cvdsr.request.overdue"]
