@@ -236,7 +236,7 @@ async def finalize_erase_request(service: BlobServiceClient, store: ResultStore,
             extensions=await extensions.load(service, request["request_id"]),
             acknowledged_at=await lifecycle.acknowledged_at(service, request["request_id"]),
             configuration_sha256=accountability.configuration_sha256(app_settings(), load_resources()),
-            own_copies=payload.get("own_copies", []),
+            own_copies=payload.get("own_copies"),  # None: not searched (no subject.reference)
         )
     finally:
         if signer is not None:

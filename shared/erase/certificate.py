@@ -109,6 +109,9 @@ async def write_certificate(
         "verified": bool(checks) and all(check["passed"] for check in checks),
         "not_deletable_by_api": NOT_DELETABLE_BY_API,
         "errors": errors,
+        # Whether cvdsr looked for its own earlier copies (only an erase with subject.reference can):
+        # an empty own_copies then means none were found, not that nobody looked.
+        "own_copies_searched": own_copies is not None,
         **accountability.fields(
             request,
             completed_at=issued_at,

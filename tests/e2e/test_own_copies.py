@@ -58,6 +58,7 @@ async def test_an_erase_deletes_the_subjects_earlier_exports_and_certifies_it(
     erased = run(env, "OWN-ERA-X", type="erase", **person("ref-X-1", "alice"))
     assert erased["data"]["status"] == "succeeded", erased["data"]["errors"]
     certificate = env.json("OWN-ERA-X/erasure-certificate.json")["certificate"]
+    assert certificate["own_copies_searched"] is True
     (copy,) = certificate["own_copies"]
     assert copy["request_id"] == "OWN-EXP-X"
     assert copy["blobs"] == len(data_x)
@@ -81,5 +82,7 @@ def test_an_erase_without_a_subject_reference_touches_no_copy(env: Environment) 
     names = env.blob_names("OWN-EXP-Z/")
     erased = run(env, "OWN-ERA-NOREF", type="erase", scope=person("x", "alice")["scope"])
     assert erased["data"]["status"] == "succeeded", erased["data"]["errors"]
-    assert env.json("OWN-ERA-NOREF/erasure-certificate.json")["certificate"]["own_copies"] == []
+    body = env.json("OWN-ERA-NOREF/erasure-certificate.json")["certificate"]
+    assert body["own_copies"] == []
+    assert body["own_copies_searched"] is False, "not searched: no subject.reference to search by"
     assert env.blob_names("OWN-EXP-Z/") == names
