@@ -14,6 +14,7 @@ nothing is invented.
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -113,10 +114,23 @@ FIELDS: dict[str, str] = {
 
 
 def read_privacy_info(path: str) -> PrivacyInfo:
-    """The file at ``path``, validated. Raises ``ValueError`` with the rule and the field, never a value."""
+    """The file at ``path``, validated. Raises ``ValueError`` with the rule and the field, never a value.
+
+    Resources load in every activity (``shared.connections``): the file is read and validated once per
+    version of it (its modification time and size), not on each load."""
+    try:
+        stat = Path(path).stat()
+    except OSError:
+        raise ValueError("names a file that cannot be read") from None
+    return _read(path, stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=64)
+def _read(path: str, _mtime_ns: int, size: int) -> PrivacyInfo:
+    """One version of the file (a failure is not cached: it raises, and the next load tries again)."""
     file = Path(path)
     try:
-        if file.stat().st_size > MAX_FILE_BYTES:
+        if size > MAX_FILE_BYTES:
             raise ValueError(f"is over {MAX_FILE_BYTES // 1024} KB")
         document = json.loads(file.read_bytes().decode("utf-8"))
     except OSError:

@@ -47,6 +47,32 @@ def test_a_resource_reads_its_file_at_load(tmp_path: Path) -> None:
     assert load_resources(BASE)["prod"].privacy is None
 
 
+def test_a_file_is_read_once_per_version_and_a_changed_file_is_read_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Resources load in every activity: an unchanged file is not read and validated each time, and an
+    edited one (or one that became invalid) is seen at the next load."""
+    path = write(tmp_path, json.loads(EXAMPLE.read_text()))
+    environ = {**BASE, "CUSTOMVISION__PROD__PRIVACY_INFO": path}
+    first = load_resources(environ)["prod"].privacy
+    reads: list[Path] = []
+    original = Path.read_bytes
+
+    def counted(self: Path) -> bytes:
+        reads.append(self)
+        return original(self)
+
+    monkeypatch.setattr(Path, "read_bytes", counted)
+    assert load_resources(environ)["prod"].privacy is first
+    assert reads == []
+    edited = json.loads(EXAMPLE.read_text()) | {"retention": "two years after the last order, then deleted"}
+    write(tmp_path, edited)
+    assert load_resources(environ)["prod"].privacy.retention == edited["retention"]  # type: ignore[union-attr]
+    write(tmp_path, "{not json")
+    with pytest.raises(SettingsError, match="is not JSON"):
+        load_resources(environ)
+
+
 def test_what_is_left_out_is_not_configured_never_invented() -> None:
     info = PrivacyInfo.model_validate({"schema_version": 1, "retention": "30 days"})
     stated = statement(info)
