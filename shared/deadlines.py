@@ -158,6 +158,14 @@ def check_extension(
     return new_due
 
 
+def acknowledge_by(request: Mapping[str, Any]) -> str | None:
+    """The day by which the request's receipt must be confirmed, where its law says so (ISO date)."""
+    rule = RULES.get(request.get("jurisdiction") or "other")
+    received = instant(request.get("received_at"))
+    day = rule.acknowledge_by(received.date()) if rule and received else None
+    return day.isoformat() if day else None
+
+
 def clock(request: Mapping[str, Any], extensions: Sequence[Mapping[str, Any]], now: datetime) -> dict[str, Any]:
     """What status and events say of the deadline: ``due_at`` (extended, if it was), ``days_left``
     (whole days from ``now`` to the due day, in the due date's own offset; negative once overdue; None

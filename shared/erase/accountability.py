@@ -111,9 +111,6 @@ def fields(
     not_deletable: list[dict[str, str]],
 ) -> dict[str, Any]:
     jurisdiction = request.get("jurisdiction")
-    received = deadlines.instant(request.get("received_at"))
-    rule = deadlines.RULES.get(jurisdiction) if jurisdiction else None
-    acknowledge_by = rule.acknowledge_by(received.date()) if rule and received else None
     clock = deadlines.clock(request, extensions, deadlines.instant(completed_at) or datetime.now().astimezone())
     published = [
         {"resource": p["resource"], "project_id": p["project_id"], "iteration_id": iteration}
@@ -126,7 +123,7 @@ def fields(
         "times": {
             "received_at": request.get("received_at"),
             "acknowledged_at": acknowledged_at,  # when cvdsr.request.acknowledged first went out
-            "acknowledge_by": acknowledge_by.isoformat() if acknowledge_by else None,
+            "acknowledge_by": deadlines.acknowledge_by(request),
             "due_at": request.get("due_at"),
             "effective_due_at": clock["due_at"],
             "completed_at": completed_at,

@@ -43,9 +43,6 @@ def lifecycle_data(
 ) -> dict[str, Any]:
     """The event's ``data``: the request's identity and deadline, never its subject or selector."""
     clock = deadlines.clock(request, extended, now)
-    rule = deadlines.RULES.get(request.get("jurisdiction") or "other")
-    received = deadlines.instant(request.get("received_at"))
-    acknowledge_by = rule.acknowledge_by(received.date()) if rule and received else None
     return {
         "request_id": request["request_id"],
         "type": request.get("type"),
@@ -53,7 +50,7 @@ def lifecycle_data(
         "ticket": request.get("ticket"),
         "resources": request.get("resources", []),
         "dry_run": bool(request.get("dry_run")),
-        "acknowledge_by": acknowledge_by.isoformat() if acknowledge_by else None,
+        "acknowledge_by": deadlines.acknowledge_by(request),
         **{
             key: clock[key]
             for key in ("jurisdiction", "received_at", "due_at", "days_left", "extended", "extension_reason")
