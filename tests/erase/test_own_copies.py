@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from azure.core.exceptions import HttpResponseError
 from azure.storage.blob.aio import BlobServiceClient
 
 from shared import register
@@ -113,3 +114,20 @@ async def test_an_earlier_export_keeps_its_record_of_itself(service: BlobService
     assert sorted(await names(store, "EXP-1/")) == sorted(
         [layout.audit_log("EXP-1"), layout.manifest("EXP-1"), layout.request_json("EXP-1")]
     )
+
+
+async def test_a_copy_that_could_not_be_deleted_is_never_reported_deleted(
+    service: BlobServiceClient, store: ResultStore
+) -> None:
+    """A blob Storage refuses to delete (here: leased by someone else) fails the step, so the
+    certificate is not written claiming it; once the lease is gone, the re-run finishes the list."""
+    await answered(service, "EXP-1", "export", SUBJECT, "succeeded")
+    await folder(store, "EXP-1", 2)
+    lease = await store.container.get_blob_client("EXP-1/data/file-1.json").acquire_lease()
+    with pytest.raises(HttpResponseError):
+        await erase_own_copies(service, store, "ERA-1", SUBJECT, dry_run=False)
+    assert await names(store, "EXP-1/") == ["EXP-1/data/file-1.json"]
+    await lease.release()
+    (copy,) = await erase_own_copies(service, store, "ERA-1", SUBJECT, dry_run=False)
+    assert (copy["request_id"], copy["blobs"]) == ("EXP-1", 2)
+    assert await names(store, "EXP-1/") == []
