@@ -185,8 +185,10 @@ def train(
     iteration_id: str | None = None,
     trained_at: datetime | None = None,
 ) -> IterationRecord:
-    """Snapshot the workspace into a new, completed iteration."""
+    """Snapshot the workspace into a new iteration: completed at ``trained_at`` when given (seeds),
+    otherwise ``training_seconds`` from now (``Training`` until then)."""
     now = trained_at or simulator.now()
+    finished = now if trained_at else now + timedelta(seconds=simulator.config.training_seconds)
     project.trained_count += 1
     domain = project.domain
     iteration = IterationRecord(
@@ -195,7 +197,7 @@ def train(
         project_id=project.id,
         created=now,
         last_modified=now,
-        trained_at=now,
+        trained_at=finished,
         domain_id=domain.id,
         classification_type=project.classification_type,
         training_type=training_type,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from local.simulator.config import DEFAULT_TRAINING_KEY, SimulatorConfig, parse_seed
+from local.simulator.config import DEFAULT_TRAINING_KEY, TRAINING_VALIDATIONS, SimulatorConfig, parse_seed
 
 
 def _seed(value: str) -> str:
@@ -52,6 +52,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=256,
         help="largest QueryPredictions maxCount accepted, to test clients against a lower limit (default: 256)",
     )
+    parser.add_argument(
+        "--training-seconds", type=float, default=0.0, help="how long TrainProject trains (default: 0, at once)"
+    )
+    parser.add_argument(
+        "--training-validation",
+        choices=TRAINING_VALIDATIONS,
+        default="lenient",
+        help="TrainProject's rules: the service's minimums per tag, or one tagged image (default: %(default)s)",
+    )
 
 
 def config_from_args(args: argparse.Namespace) -> SimulatorConfig:
@@ -66,6 +75,8 @@ def config_from_args(args: argparse.Namespace) -> SimulatorConfig:
         uri_ttl_seconds=args.uri_ttl_seconds,
         random_seed=args.random_seed,
         prediction_page_cap=args.prediction_page_cap,
+        training_seconds=args.training_seconds,
+        training_validation=args.training_validation,
     )
 
 

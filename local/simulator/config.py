@@ -21,6 +21,8 @@ _SYNTHETIC_SEED = re.compile(r"^synthetic:(\d+):(\d+)$")
 MAX_SYNTHETIC_PROJECTS = 100
 MAX_SYNTHETIC_IMAGES = 100_000
 
+TRAINING_VALIDATIONS = ("service", "lenient")
+
 
 @dataclass(frozen=True)
 class SeedSpec:
@@ -57,6 +59,9 @@ class SimulatorConfig:
     connection), chosen deterministically from `random_seed`. URIs of images and exports expire after
     `uri_ttl_seconds`, like SAS URLs. Background deletes (allImages/allIterations) finish
     `background_delete_seconds` after they were accepted; exports finish after `export_seconds`.
+    A trained iteration is `Training` for `training_seconds`, then `Completed`. `training_validation`
+    chooses TrainProject's rules: `service` (the minimums the service enforces, see
+    `training/training_rules.py`) or `lenient` (one tagged image is enough, so small fixtures train).
     """
 
     training_key: str = DEFAULT_TRAINING_KEY
@@ -81,6 +86,8 @@ class SimulatorConfig:
     arm_operation_seconds: float = 0.5
     #: Overrides of the error-code → HTTP status mapping, e.g. (("BadRequestIterationIsPublished", 409),).
     error_status_overrides: tuple[tuple[str, int], ...] = ()
+    training_seconds: float = 0.0
+    training_validation: Literal["service", "lenient"] = "lenient"
 
     def __post_init__(self) -> None:
         if not self.training_key:
@@ -99,6 +106,10 @@ class SimulatorConfig:
         parse_seed(self.seed)
         if self.arm_operation_seconds < 0:
             raise ValueError("arm_operation_seconds must be >= 0")
+        if self.training_seconds < 0 or not math.isfinite(self.training_seconds):
+            raise ValueError("training_seconds must be >= 0")
+        if self.training_validation not in TRAINING_VALIDATIONS:
+            raise ValueError(f"training_validation must be one of {', '.join(TRAINING_VALIDATIONS)}")
         if self.prediction_page_cap < 1:
             raise ValueError("prediction_page_cap must be >= 1")
 

@@ -130,7 +130,9 @@ class ExportRecord:
 
 @dataclass
 class IterationRecord:
-    """A trained iteration: metadata plus the snapshot of the workspace taken when it was trained."""
+    """A trained iteration: metadata plus the snapshot of the workspace taken when training started.
+
+    ``trained_at`` is when training finishes: before it, the iteration is ``Training``."""
 
     id: str
     name: str
@@ -155,3 +157,7 @@ class IterationRecord:
     @property
     def is_published(self) -> bool:
         return bool(self.publish_name)
+
+    def status_at(self, now: datetime) -> str:
+        """``Training`` until ``trained_at`` (when training finishes), then ``Completed``."""
+        return "Completed" if now >= self.trained_at else "Training"

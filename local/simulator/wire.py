@@ -156,14 +156,15 @@ def image_json(project_id: str, record: ImageRecord, tags: Mapping[str, TagRecor
     }
 
 
-def iteration_json(iteration: IterationRecord) -> JsonObject:
+def iteration_json(iteration: IterationRecord, now: datetime) -> JsonObject:
+    status = iteration.status_at(now)
     return {
         "id": iteration.id,
         "name": iteration.name,
-        "status": "Completed",
+        "status": status,
         "created": format_wire(iteration.created),
         "lastModified": format_wire(iteration.last_modified),
-        "trainedAt": format_wire(iteration.trained_at),
+        "trainedAt": format_wire(iteration.trained_at) if status == "Completed" else None,
         "projectId": iteration.project_id,
         "exportable": iteration.exportable,
         "exportableTo": list(iteration.exportable_to),

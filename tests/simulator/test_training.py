@@ -126,3 +126,110 @@ async def test_export_validation(api: Api) -> None:
     assert error_code(again) == "BadRequestExportAlreadyInProgress"
     exports = await api.ok(api.get(path))
     assert [(e["platform"], e["flavor"], e["status"]) for e in exports] == [("DockerFile", "ARM", "Exporting")]
+
+
+async def test_training_takes_the_configured_time(make_api, clock) -> None:
+    """Training, then Completed by the simulator's clock; meanwhile no second training, publish or export."""
+    api = await make_api(clock=clock, training_seconds=60)
+    project = await api.create_project("slow")
+    tag = await api.create_tag(project["id"], "cat")
+    await api.upload(project["id"], "t", tag_ids=[tag["id"]])
+    iteration = await api.train(project["id"])
+    assert (iteration["status"], iteration["trainedAt"]) == ("Training", None)
+    again = await api.post(f"/projects/{project['id']}/train", params={"forceTrain": "true"})
+    assert error_code(again) == "BadRequestTrainingAlreadyInProgress"
+    path = f"/projects/{project['id']}/iterations/{iteration['id']}"
+    publish = {"publishName": "live", "predictionId": PREDICTION_RESOURCE}
+    assert error_code(await api.post(f"{path}/publish", params=publish)) == "BadRequestIterationIsNotTrained"
+    export = await api.post(f"{path}/export", params={"platform": "ONNX"})
+    assert error_code(export) == "BadRequestIterationIsNotTrained"
+    clock.advance(59)
+    assert (await api.ok(api.get(path)))["status"] == "Training"
+    clock.advance(1)
+    done = await api.ok(api.get(path))
+    assert done["status"] == "Completed"
+    assert done["trainedAt"] is not None
+    assert [it["status"] for it in await api.ok(api.get(f"/projects/{project['id']}/iterations"))] == ["Completed"]
+    assert (await api.post(f"{path}/publish", params=publish)).json() is True
+    assert (await api.train(project["id"], forceTrain="true"))["status"] == "Training"
+
+
+async def test_service_rules_for_a_classifier(make_api, clock) -> None:
+    """Two tags with images, five images each; the error names the tag that is short and by how much."""
+    api = await make_api(clock=clock, training_validation="service")
+    project_id = (await api.create_project("classifier"))["id"]
+    cat_id, dog_id = [(await api.create_tag(project_id, name))["id"] for name in ("cat", "dog")]
+    for n in range(5):
+        await api.upload(project_id, f"cat{n}", tag_ids=[cat_id])
+    one_tag = await api.post(f"/projects/{project_id}/train")
+    assert error_code(one_tag) == "BadRequestClassificationTrainingValidationFailed"
+    for n in range(4):
+        await api.upload(project_id, f"dog{n}", tag_ids=[dog_id])
+    short = await api.post(f"/projects/{project_id}/train")
+    assert error_code(short) == "BadRequestMultiClassClassificationTrainingValidationFailed"
+    assert "'dog' has 4 images" in short.json()["message"]
+    await api.upload(project_id, "dog4", tag_ids=[dog_id])
+    assert (await api.train(project_id))["status"] == "Completed"
+
+
+async def test_service_rules_name_the_multilabel_variant(make_api, clock) -> None:
+    api = await make_api(clock=clock, training_validation="service")
+    project_id = (await api.create_project("labels", classificationType="Multilabel"))["id"]
+    tags = [(await api.create_tag(project_id, name))["id"] for name in ("a", "b")]
+    for n in range(5):
+        await api.upload(project_id, f"both{n}", tag_ids=tags if n < 3 else tags[:1])
+    response = await api.post(f"/projects/{project_id}/train")
+    assert error_code(response) == "BadRequestMultiLabelClassificationTrainingValidationFailed"
+    assert "'b' has 3 images" in response.json()["message"]
+
+
+async def test_service_rules_for_a_detector(make_api, clock) -> None:
+    """Fifteen images per tag; a single tag is enough for a detector."""
+    api = await make_api(clock=clock, training_validation="service")
+    project_id = (await api.create_project("detector", detection=True))["id"]
+    tag_id = (await api.create_tag(project_id, "box"))["id"]
+    region = {"tagId": tag_id, "left": 0.1, "top": 0.2, "width": 0.3, "height": 0.4}
+    for n in range(14):
+        await api.upload(project_id, f"box{n}", regions=[region])
+    response = await api.post(f"/projects/{project_id}/train")
+    assert error_code(response) == "BadRequestDetectionTrainingValidationFailed"
+    assert "'box' has 14 tagged regions" in response.json()["message"]
+    await api.upload(project_id, "box14", regions=[region])
+    assert (await api.train(project_id))["status"] == "Completed"
+
+
+async def test_lenient_rules_train_one_tagged_image(make_api, clock) -> None:
+    api = await make_api(clock=clock, training_validation="lenient")
+    project_id = (await api.create_project("tiny"))["id"]
+    tag_id = (await api.create_tag(project_id, "only"))["id"]
+    await api.upload(project_id, "one", tag_ids=[tag_id])
+    assert (await api.train(project_id))["status"] == "Completed"
+
+
+@pytest.mark.parametrize(
+    ("config", "field"),
+    [({"training_seconds": -1}, "training_seconds"), ({"training_validation": "strict"}, "training_validation")],
+)
+def test_training_settings_are_checked(config: dict[str, object], field: str) -> None:
+    from local.simulator import SimulatorConfig
+
+    with pytest.raises(ValueError, match=field):
+        SimulatorConfig(**config)  # type: ignore[arg-type]
+
+
+async def test_a_publish_name_moved_to_a_new_iteration_answers_from_it(project) -> None:
+    """What a retrain relies on: after the name moves, predictions come from the new iteration."""
+    api, project_id, tag_id = project
+    await api.upload(project_id, "t", tag_ids=[tag_id])
+    old = await api.train(project_id)
+    await api.publish(project_id, old["id"], "prod")
+    assert (await api.predict(project_id, "prod", "q1")).json()["iteration"] == old["id"]
+    new = await api.train(project_id, forceTrain="true")
+    moved = await api.post(
+        f"/projects/{project_id}/iterations/{new['id']}/publish",
+        params={"publishName": "prod", "predictionId": PREDICTION_RESOURCE, "overwrite": "true"},
+    )
+    assert moved.json() is True
+    assert (await api.predict(project_id, "prod", "q2")).json()["iteration"] == new["id"]
+    old_now = await api.ok(api.get(f"/projects/{project_id}/iterations/{old['id']}"))
+    assert old_now["publishName"] == ""

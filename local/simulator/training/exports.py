@@ -42,7 +42,9 @@ async def export_iteration(call: OperationCall) -> Response:
     simulator = call.simulator
     with simulator.lock:
         project = call.project()
-        iteration = trained_iteration(project, iteration_id, not_trained_code="BadRequestIterationIsNotTrained")
+        iteration = trained_iteration(
+            project, iteration_id, not_trained_code="BadRequestIterationIsNotTrained", completed_by=simulator.now()
+        )
         if not iteration.exportable or platform not in iteration.exportable_to:
             raise ApiError(
                 "BadRequestExportValidationFailed",

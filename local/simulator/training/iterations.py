@@ -1,30 +1,32 @@
 """Iterations: TrainProject, GetIterations, GetIteration, UpdateIteration, DeleteIteration, publishing.
 
-TrainProject completes at once: it snapshots the workspace's images and tags into a new iteration
-with status Completed. GetIterations lists trained iterations only; the untrained workspace ("New")
-iteration of each project is not listed (the v3 API stopped exposing it) but is addressable by its id
-(shown in `GET /_simulator/summary`): GetIteration returns it with status New, and deleting or
-changing it fails with BadRequestWorkspaceNotDeletable / BadRequestWorkspaceCannotBeModified.
+TrainProject snapshots the workspace's images and tags into a new iteration, which is Training for
+the configured `training_seconds` (0: at once) and then Completed; while one is Training, another
+TrainProject fails with BadRequestTrainingAlreadyInProgress and the training one cannot be published
+or exported (BadRequestIterationIsNotTrained). GetIterations lists trained iterations only; the
+untrained workspace ("New") iteration of each project is not listed (the v3 API stopped exposing
+it) but is addressable by its id (shown in `GET /_simulator/summary`): GetIteration returns it with
+status New, and deleting or changing it fails with BadRequestWorkspaceNotDeletable /
+BadRequestWorkspaceCannotBeModified.
 
-Training rules (*inference*, lenient): the workspace needs at least one tagged image
-(BadRequestTrainingValidationFailed), an unchanged workspace needs forceTrain
-(BadRequestTrainingNotNeeded), and a project keeps at most 20 iterations. `selectedTags` is checked
-for unknown tags and otherwise ignored.
+Training rules: the workspace's minimums per tag (`training/training_rules.py`, per
+`training_validation`), an unchanged workspace needs forceTrain (BadRequestTrainingNotNeeded), and a
+project keeps at most 20 iterations. `selectedTags` is checked for unknown tags and otherwise ignored.
 """
 
 from __future__ import annotations
 
 import re
+from datetime import datetime
 
 from starlette.responses import Response
 
 from local.simulator import actions
 from local.simulator.errors import ApiError
-from local.simulator.image_query import ImageQuery
 from local.simulator.operations import OperationCall, OperationRegistry, json_response, no_content
 from local.simulator.records import IterationRecord
 from local.simulator.state import MAX_ITERATIONS_PER_PROJECT, ProjectState
-from local.simulator.training import validation
+from local.simulator.training import training_rules, validation
 from local.simulator.wire import iteration_json, workspace_iteration_json
 
 operations = OperationRegistry()
@@ -34,11 +36,18 @@ _PUBLISH_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,255}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
-def trained_iteration(project: ProjectState, iteration_id: str, *, not_trained_code: str) -> IterationRecord:
-    """A trained iteration; the workspace id fails with `not_trained_code`, unknown ids with NotFound."""
+def trained_iteration(
+    project: ProjectState, iteration_id: str, *, not_trained_code: str, completed_by: datetime | None = None
+) -> IterationRecord:
+    """A trained iteration; the workspace id fails with `not_trained_code`, unknown ids with NotFound.
+
+    With `completed_by`, an iteration still Training at that time fails with `not_trained_code` too."""
     if project.is_workspace(iteration_id):
         raise ApiError(not_trained_code, "The workspace iteration has not been trained.")
-    return project.iteration(iteration_id)
+    iteration = project.iteration(iteration_id)
+    if completed_by is not None and iteration.status_at(completed_by) != "Completed":
+        raise ApiError(not_trained_code, f"Iteration '{iteration.name}' is still training.")
+    return iteration
 
 
 @operations.operation(
@@ -64,19 +73,22 @@ async def train_project(call: OperationCall) -> Response:
                 "BadRequestExceedIterationPerProjectLimit",
                 f"A project keeps at most {MAX_ITERATIONS_PER_PROJECT} iterations; delete one first.",
             )
-        if project.workspace.count(ImageQuery(tagging="Tagged")) == 0:
-            raise ApiError("BadRequestTrainingValidationFailed", "Training needs at least one tagged image.")
+        now = call.simulator.now()
+        if any(it.status_at(now) == "Training" for it in project.iterations.values()):
+            raise ApiError("BadRequestTrainingAlreadyInProgress", "The project is already training an iteration.")
+        training_rules.check(project, call.simulator.config.training_validation)
         latest = max((it.workspace_version for it in project.iterations.values()), default=None)
         if not force and latest == project.workspace_version:
             raise ApiError("BadRequestTrainingNotNeeded", "Nothing changed since the last training.")
         iteration = actions.train(call.simulator, project, training_type=training_type, reserved_budget_in_hours=budget)
-        return json_response(iteration_json(iteration))
+        return json_response(iteration_json(iteration, call.simulator.now()))
 
 
 @operations.operation("GetIterations", "GET", "/projects/{projectId}/iterations")
 async def get_iterations(call: OperationCall) -> Response:
     with call.simulator.lock:
-        return json_response([iteration_json(it) for it in call.project().iterations.values()])
+        now = call.simulator.now()
+        return json_response([iteration_json(it, now) for it in call.project().iterations.values()])
 
 
 @operations.operation("GetIteration", "GET", "/projects/{projectId}/iterations/{iterationId}")
@@ -86,7 +98,7 @@ async def get_iteration(call: OperationCall) -> Response:
         project = call.project()
         if project.is_workspace(iteration_id):
             return json_response(workspace_iteration_json(project))
-        return json_response(iteration_json(project.iteration(iteration_id)))
+        return json_response(iteration_json(project.iteration(iteration_id), call.simulator.now()))
 
 
 @operations.operation("UpdateIteration", "PATCH", "/projects/{projectId}/iterations/{iterationId}")
@@ -103,7 +115,7 @@ async def update_iteration(call: OperationCall) -> Response:
             raise ApiError("BadRequestIterationNameNotUnique", f"An iteration named '{name}' already exists.")
         iteration.name = name
         iteration.last_modified = call.simulator.now()
-        return json_response(iteration_json(iteration))
+        return json_response(iteration_json(iteration, iteration.last_modified))
 
 
 @operations.operation("DeleteIteration", "DELETE", "/projects/{projectId}/iterations/{iterationId}")
@@ -143,7 +155,9 @@ async def publish_iteration(call: OperationCall) -> Response:
     simulator = call.simulator
     with simulator.lock:
         project = call.project()
-        iteration = trained_iteration(project, iteration_id, not_trained_code="BadRequestIterationIsNotTrained")
+        iteration = trained_iteration(
+            project, iteration_id, not_trained_code="BadRequestIterationIsNotTrained", completed_by=simulator.now()
+        )
         if iteration.is_published and not overwrite:
             raise ApiError("BadRequestIterationIsPublished", f"Iteration '{iteration.name}' is already published.")
         for other in project.published():
