@@ -4,7 +4,7 @@ Settings:
 - ``CVDSR_EVENTS_SERVICEBUS``: name of the connection setting prefix (default ``ServiceBusConnection``);
   the connection is ``<prefix>`` (a connection string, local) or ``<prefix>__fullyQualifiedNamespace``
   (managed identity, Azure). ``CVDSR_EVENTS_TOPIC`` (default ``dsr-events``). Off when unset.
-- ``CVDSR_EVENTS_QUEUE`` (default ``dsr-events``; ``""`` turns it off) on ``AzureWebJobsStorage``.
+- ``CVDSR_EVENTS_QUEUE`` (default ``dsr-events``; ``none`` turns it off) on ``AzureWebJobsStorage``.
 - ``CVDSR_WEBHOOK_URL`` and/or the request's ``callback.webhook``, signed with ``CVDSR_WEBHOOK_SECRET``;
   a request's callback is held to a ``CallbackPolicy`` (``shared/events/callbacks.py``).
 """

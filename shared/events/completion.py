@@ -83,7 +83,8 @@ async def send_completion(
     if servicebus:
         delivery["servicebus"] = await _attempt(channels.send_servicebus(servicebus, settings.events_topic, event))
     connection = channels.storage_connection(environ)
-    if connection:
+    # An empty app setting counts as unset (the portal writes them), so "none" is how to turn it off.
+    if connection and settings.events_queue != "none":
         encode = settings.events_queue_encoding == "base64"
         sent = channels.send_queue(connection, settings.events_queue, event, base64_encode=encode)
         delivery["queue"] = await _attempt(sent)

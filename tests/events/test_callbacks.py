@@ -425,7 +425,7 @@ async def test_tls_to_the_pinned_address_uses_the_host_name_for_sni_and_verifica
 async def test_send_completion_refuses_a_loopback_callback_but_delivers_the_operators_webhook() -> None:
     async with Listener() as operator, Listener() as callback:
         environ = {
-            "CVDSR_EVENTS_QUEUE": "",
+            "CVDSR_EVENTS_QUEUE": "none",
             "CVDSR_WEBHOOK_SECRET": SECRET,
             "CVDSR_WEBHOOK_URL": f"http://127.0.0.1:{operator.port}/operator",
         }
@@ -442,7 +442,11 @@ async def test_send_completion_refuses_a_loopback_callback_but_delivers_the_oper
 
 async def test_send_completion_delivers_a_callback_to_a_dev_host() -> None:
     async with Listener() as callback:
-        environ = {"CVDSR_EVENTS_QUEUE": "", "CVDSR_WEBHOOK_SECRET": SECRET, "CVDSR_CALLBACK_DEV_HOSTS": "127.0.0.1"}
+        environ = {
+            "CVDSR_EVENTS_QUEUE": "none",
+            "CVDSR_WEBHOOK_SECRET": SECRET,
+            "CVDSR_CALLBACK_DEV_HOSTS": "127.0.0.1",
+        }
         request = {"callback": {"webhook": f"http://127.0.0.1:{callback.port}/hook"}}
         delivery = await send_completion(sample_event(), request, environ)
     assert delivery == {"webhook": "sent"}

@@ -20,6 +20,7 @@ from shared.connections import AZURITE_CONNECTION_STRING
 from shared.events import channels
 from shared.events.cloudevent import build_event, event_type
 from shared.events.completion import send_completion
+from shared.settings import app_settings
 
 SECRET = "whsec-test-0123456789"
 
@@ -146,8 +147,17 @@ async def test_send_completion_uses_every_configured_channel(azurite) -> None:
     assert json.loads(base64.b64decode(messages[0].content))["subject"] == "PRIV-1"
 
 
+async def test_none_turns_the_queue_channel_off(azurite) -> None:
+    """``CVDSR_EVENTS_QUEUE=none`` sends nothing to a queue; an empty setting is unset (the default queue)."""
+    environ = {"AzureWebJobsStorage": azurite.connection_string, "CVDSR_EVENTS_QUEUE": "none"}
+    assert await send_completion(sample_event(), {"callback": None}, environ) == {}
+    assert app_settings({"CVDSR_EVENTS_QUEUE": ""}).events_queue == "dsr-events"
+    on = {**environ, "CVDSR_EVENTS_QUEUE": "dsr-events-on-test"}
+    assert await send_completion(sample_event(), {"callback": None}, on) == {"queue": "sent"}
+
+
 async def test_a_webhook_without_a_secret_is_refused_not_sent_unsigned() -> None:
-    environ = {"CVDSR_EVENTS_QUEUE": "", "CVDSR_WEBHOOK_URL": "https://hooks.example/x"}
+    environ = {"CVDSR_EVENTS_QUEUE": "none", "CVDSR_WEBHOOK_URL": "https://hooks.example/x"}
     delivery = await send_completion(sample_event(), {}, environ)
     assert delivery["webhook"].startswith("error: CVDSR_WEBHOOK_SECRET is not set")
 
