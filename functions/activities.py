@@ -58,6 +58,12 @@ async def dsr_export_prediction_pages(payload: contracts.PredictionPages) -> dic
     return await activities.export_prediction_pages(payload)
 
 
+@bp.function_name(names.EXPORT_DATASETS)
+@bp.activity_trigger(input_name="payload")
+async def dsr_export_datasets(payload: contracts.Datasets) -> dict[str, Any]:
+    return await activities.export_datasets(payload)
+
+
 @bp.function_name(names.COMMIT_JSONL)
 @bp.activity_trigger(input_name="payload")
 async def dsr_commit_jsonl(payload: contracts.CommitJsonl) -> dict[str, Any]:

@@ -123,8 +123,9 @@ def run_from_args(args: argparse.Namespace) -> int:
         _say(f"host ready at {host.base_url}; simulator at {simulator.base_url}")
 
         export_id = f"DEMO-EXPORT-{stamp}"
-        _say(f"\n1. export request {export_id}: everything in resource 'demo', with export.zip")
-        enqueue(azurite.connection_string, _request(export_id, "export", export_zip=True))
+        _say(f"\n1. export request {export_id}: everything in resource 'demo', with export.zip and datasets")
+        formats = ["coco", "azureml", "csv"]
+        enqueue(azurite.connection_string, _request(export_id, "export", export_zip=True, formats=formats))
         event = wait_for_completion(host.base_url, azurite.connection_string, export_id, args.timeout, EVENTS)
         data = event["data"]
         _say(f"   event {event['type']}: status {data['status']}")
@@ -132,6 +133,8 @@ def run_from_args(args: argparse.Namespace) -> int:
         _say(f"   results: container {data['result']['container']}, folder {export_id}/")
         folder = _download(azurite.connection_string, export_id, args.output)
         _say(f"   copied to {folder}/ (open report.html; manifest.json lists every file with its SHA-256)")
+        datasets = sorted(p.relative_to(folder) for p in folder.glob("data/projects/*/datasets/**/*") if p.is_file())
+        _say(f"   datasets for other tools (COCO, Azure ML, CSV): {len(datasets)} files in data/projects/*/datasets/")
 
         erase_id = f"DEMO-ERASE-{stamp}"
         _say(f"\n2. erase request {erase_id}: the images of data subject 'alice' (metadata subject=alice)")

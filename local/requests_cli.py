@@ -61,6 +61,12 @@ def add_submit_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dry-run", action="store_true", help="erase: plan only, change nothing")
     parser.add_argument("--confirm", action="append", help="erase: the resource name(s), for account-wide erasure")
     parser.add_argument("--zip", action="store_true", help="export: also build export.zip")
+    parser.add_argument(
+        "--format",
+        action="append",
+        choices=["coco", "azureml", "csv"],
+        help="export: also write this dataset format (repeatable)",
+    )
     parser.add_argument("--jurisdiction", choices=JURISDICTIONS, help="the statutory clock: computes the due date")
     parser.add_argument("--ticket-system", default="cli")
     parser.add_argument("--ticket-id")
@@ -93,6 +99,8 @@ def build_request(args: argparse.Namespace) -> dict[str, Any]:
     }
     if args.include:
         request["include"] = args.include
+    if args.format:
+        request["formats"] = args.format
     if args.dry_run:
         request["dry_run"] = True
     if args.confirm:

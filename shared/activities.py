@@ -16,6 +16,7 @@ from shared import contracts as c
 from shared.arm import ArmClient, ArmError
 from shared.connections import evidence_container, results_container
 from shared.customvision import AuthenticationError
+from shared.datasets.writer import write_datasets
 from shared.dsr_request import DsrRequest
 from shared.erase import accountability, own_copies
 from shared.erase import steps as erase_steps
@@ -60,6 +61,11 @@ async def export_project_details(step: Step, payload: c.ProjectDetails) -> dict[
     return await project.export_project_details(
         step, payload["project_id"], payload["include"], count_images=payload.get("count_images", True)
     )
+
+
+@in_step("export_datasets")
+async def export_datasets(step: Step, payload: c.Datasets) -> dict[str, Any]:
+    return await write_datasets(step, payload["project_id"], payload["iteration_ids"], payload["formats"])
 
 
 @in_step("export_select_images")

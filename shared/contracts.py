@@ -67,6 +67,11 @@ class PredictionPages(OnProject):
     with_files: bool
 
 
+class Datasets(OnProject):
+    iteration_ids: list[str]  # the trained iterations whose snapshot listings were committed
+    formats: list[str]
+
+
 class CommitJsonl(OnProject):
     listing: Listing
     iteration_id: str | None  # None for the workspace's images and for predictions

@@ -95,6 +95,8 @@ RequestId = Annotated[
 ResourceName = Annotated[str, StringConstraints(pattern=_RESOURCE_NAME)]
 EntityId = Annotated[str, AfterValidator(_check_uuid)]
 ShortText = Annotated[str, StringConstraints(min_length=1, max_length=256)]
+# Datasets an export also writes, in formats other tools read (shared/datasets).
+DatasetFormat = Literal["coco", "azureml", "csv"]
 
 
 class _Strict(BaseModel):
@@ -158,6 +160,7 @@ class DsrRequest(_Strict):
     received_at: AwareDatetime | None = None
     due_at: AwareDatetime | None = None
     callback: Callback | None = None
+    formats: Annotated[list[DatasetFormat], Field(max_length=3)] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _consistent(self) -> DsrRequest:
@@ -172,6 +175,7 @@ class DsrRequest(_Strict):
             raise ValueError("include: each data kind may be named once")
         if self.delete_affected_iterations and (self.type != "erase" or self.scope.images is None):
             raise ValueError("delete_affected_iterations applies to an erase with an image selector")
+        self._check_formats()
         if self.received_at and self.due_at and self.due_at < self.received_at:
             raise ValueError("due_at is before received_at")
         if self.type == "erase" and self.needs_confirmation and not self.dry_run:
@@ -183,6 +187,19 @@ class DsrRequest(_Strict):
                     "set confirm to the name(s) in resources"
                 )
         return self
+
+    def _check_formats(self) -> None:
+        if not self.formats:
+            return
+        if self.type != "export":
+            raise ValueError("formats: datasets are written by an export, not an erase")
+        if len(set(self.formats)) != len(self.formats):
+            raise ValueError("formats: each format may be named once")
+        if "images" not in self.include:
+            raise ValueError("formats: a dataset is made of images: include must list images")
+        pointing = [name for name in self.formats if name in ("coco", "azureml")]
+        if pointing and "image_files" not in self.include:
+            raise ValueError(f"formats: {', '.join(pointing)} name the image files: include must list image_files")
 
     @property
     def needs_confirmation(self) -> bool:

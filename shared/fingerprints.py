@@ -104,6 +104,9 @@ class Fingerprinter:
                 "metadata": images["metadata"],
             }
         bound["scope"] = scope
+        # Bound only when asked for, so a request from before the field existed keeps its binding.
+        if kept.get("formats"):
+            bound["formats"] = sorted(kept["formats"])
         canonical = json.dumps(bound, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
         return self.of(canonical)
 

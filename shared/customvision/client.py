@@ -29,6 +29,7 @@ from pydantic import BaseModel, TypeAdapter
 
 from .errors import BadRequestError, NotFoundError
 from .models import (
+    Domain,
     Export,
     Image,
     ImagePerformance,
@@ -208,6 +209,9 @@ class TrainingClient:
         return ",".join(ids) if ids else None
 
     # -- domains and projects ---------------------------------------------------------------------------
+
+    async def get_domain(self, domain_id: str) -> Domain:
+        return await self._get("GetDomain", f"/domains/{domain_id}", Domain)
 
     async def get_projects(self) -> list[Project]:
         """All projects (the API does not page this list; S0 allows at most 100)."""

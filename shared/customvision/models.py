@@ -38,6 +38,16 @@ class BoundingBox(ApiModel):
     height: float
 
 
+class Domain(ApiModel):
+    """A project's domain: ``type`` is ``Classification`` or ``ObjectDetection``."""
+
+    id: str
+    name: str | None = None
+    type: str | None = None
+    exportable: bool | None = None
+    enabled: bool | None = None
+
+
 class ProjectSettings(ApiModel):
     domain_id: str | None = None
     classification_type: str | None = None

@@ -44,6 +44,13 @@ tr{break-inside:avoid}.grid img{width:64px;height:64px}table{width:100%}}
 """
 
 
+DATASET_NAMES = {
+    "coco": "COCO",
+    "azureml": "Azure Machine Learning (JSONL and MLTable)",
+    "csv": "CSV (one row per image)",
+}
+
+
 async def _read(store: ResultStore, path: str) -> Any:
     try:
         return await store.read_json(path)
@@ -172,6 +179,16 @@ async def _project_section(store: ResultStore, request_id: str, prefix: str, sum
                     f"<a href='{_rel(stored.path, prefix)}'><img src='{_rel(stored.path, prefix)}' alt='{label}'></a>"
                 )
         out.append("</div>")
+    datasets = summary.get("datasets") or []
+    if datasets:
+        out.append("<h3>Datasets for other tools</h3><p>The images and their labels in formats that training")
+        out.append(" tools read (see docs/migrating-off-custom-vision.md):</p><ul>")
+        out.extend(
+            f"<li>{escape(DATASET_NAMES.get(entry['format'], entry['format']))}: "
+            f"<a href='{_rel(entry['path'], prefix)}'>{_rel(entry['path'], prefix)}</a></li>"
+            for entry in datasets
+        )
+        out.append("</ul>")
     predictions_path = layout.project_file(request_id, project_id, "predictions.jsonl")
     if await store.exists(predictions_path):
         out.append(

@@ -68,6 +68,8 @@ def _export_project(context: OrchestrationContext, task: dict[str, Any], partial
     yield from run.details()
     if "images" in run.include:
         yield from run.images()
+        if run.formats:
+            yield from run.datasets()
     if "performance" in run.include:
         yield from run.image_performances()
     if "predictions" in run.include:
@@ -94,6 +96,7 @@ class _ProjectExport:
         self.width = int(task.get("page_width") or DEFAULT_WIDTH)
         self.selector = task.get("images")
         self.include: list[str] = task["include"]
+        self.formats: list[str] = list(task.get("formats") or [])
         if self.selector:
             # A data subject's images only: other people's images, their model performance records and
             # stored predictions (which cannot be tied to a person) are not part of this export.
@@ -177,6 +180,13 @@ class _ProjectExport:
             kinds = _image_counters(iteration_id, selective=bool(self.selector))
             yield from in_batches(self.context, tasks, self.width, self.paged("images", iteration_id, pages, kinds))
             yield self.commit("images", iteration_id, pages)
+
+    def datasets(self) -> Orchestration:
+        """COCO, Azure ML and CSV datasets from the committed listings (``shared.datasets``)."""
+        self.show("datasets")
+        payload: c.Datasets = {**self.base, "iteration_ids": self.trained, "formats": self.formats}
+        result = yield activity(self.context, names.EXPORT_DATASETS, payload)
+        self.partial["datasets"] = result["files"]
 
     def image_performances(self) -> Orchestration:
         for iteration_id in self.trained:

@@ -66,6 +66,8 @@ def _work(
         "project_width": settings.get("project_width"),
         "page_width": settings.get("page_width"),
     }
+    if export and request.get("formats"):
+        common["formats"] = list(request["formats"])
     if not export:
         common["dry_run"] = bool(request.get("dry_run"))
         common["delete_affected_iterations"] = bool(request.get("delete_affected_iterations"))

@@ -64,6 +64,11 @@ def iteration_file(request_id: str, project_id: str, iteration_id: str, name: st
     return f"{project_dir(request_id, project_id)}/iterations/{iteration_id}/{name}"
 
 
+def dataset_file(request_id: str, project_id: str, name: str) -> str:
+    """``datasets/coco.json``, ``datasets/azureml/images.jsonl`` + ``MLTable``, ``datasets/dataset.csv``."""
+    return f"{project_dir(request_id, project_id)}/datasets/{name}"
+
+
 def image_file(request_id: str, project_id: str, image_id: str, extension: str) -> str:
     return f"{project_dir(request_id, project_id)}/images/{image_id}.{extension}"
 

@@ -40,6 +40,10 @@ def test_submit_wait_and_status(env: Environment, tmp_path: Path) -> None:
             "CLI-EXP-1",
             "--ticket-id",
             "INC-9",
+            "--format",
+            "coco",
+            "--format",
+            "csv",
             "--host-url",
             env.host.base_url,
             "--wait",
@@ -52,6 +56,8 @@ def test_submit_wait_and_status(env: Environment, tmp_path: Path) -> None:
     event = json.loads(submitted.stdout)
     assert event["type"] == "cvdsr.export.completed"
     assert event["data"]["ticket"]["id"] == "INC-9"
+    datasets = {name.rsplit("/", 1)[-1] for name in env.blob_names("CLI-EXP-1/data/projects/") if "/datasets/" in name}
+    assert datasets == {"coco.json", "dataset.csv"}
     status = run(["status", "CLI-EXP-1", "--host-url", env.host.base_url], settings)
     assert status.returncode == 0
     assert json.loads(status.stdout)["status"] == "succeeded"
@@ -75,6 +81,9 @@ def test_the_demo_exports_and_erases_end_to_end(tmp_path: Path) -> None:
     report = json.loads((exports[0] / "report.json").read_text())
     assert "not configured" not in json.dumps(report["resources"]), "the demo configures its Art. 15 information"
     assert (exports[0] / "export.zip").exists()
+    datasets = {p.name for p in exports[0].glob("data/projects/*/datasets/**/*") if p.is_file()}
+    assert datasets == {"coco.json", "images.jsonl", "MLTable", "dataset.csv"}
+    assert re.search(r"datasets for other tools \(COCO, Azure ML, CSV\): [1-9]\d* files", result.stdout)
     erasures = list(tmp_path.glob("DEMO-ERASE-*"))
     certificate = json.loads((erasures[0] / "erasure-certificate.json").read_text())
     assert certificate["certificate"]["verified"] is True

@@ -140,6 +140,17 @@ def test_a_duplicate_of_a_finished_request_resends_the_event_without_work(env: E
         ),
         ({"schema_version": 1, "request_id": "REJ-CONFIRM", "type": "erase", "resources": ["demo"]}, "confirm"),
         (
+            {
+                "schema_version": 1,
+                "request_id": "REJ-FORMATS",
+                "type": "erase",
+                "resources": ["demo"],
+                "scope": {"images": {"tag_names": ["x"]}},
+                "formats": ["coco"],
+            },
+            "datasets are written by an export, not an erase",
+        ),
+        (
             json.dumps(
                 {
                     "schema_version": 1,

@@ -276,3 +276,42 @@ def test_every_instance_id_cvdsr_starts_keeps_the_extensions_rules() -> None:
     for refused in ("@a", "a/b", "a#b", "a?b", "a\\b", "a\tb"):
         assert not is_request_id(refused)
         assert instance_id_refusal(refused) is not None
+
+
+def test_formats_ask_an_export_for_datasets() -> None:
+    parsed = parse_request(json.dumps(request(formats=["coco", "azureml", "csv"])), configured_resources=CONFIGURED)
+    assert parsed.formats == ["coco", "azureml", "csv"]
+    assert parse_request(json.dumps(request()), configured_resources=CONFIGURED).formats == []
+    images_only = request(formats=["csv"], include=["images"])
+    assert parse_request(json.dumps(images_only), configured_resources=CONFIGURED).formats == ["csv"]
+
+
+@pytest.mark.parametrize(
+    ("changes", "reason"),
+    [
+        ({"formats": ["yolo"]}, "$.formats[0]"),
+        ({"formats": "coco"}, "$.formats"),
+        ({"formats": ["coco", "coco"]}, "each format may be named once"),
+        ({"formats": ["csv"], "include": ["projects", "tags"]}, "include must list images"),
+        ({"formats": ["coco", "csv"], "include": ["images"]}, "coco name the image files"),
+        (
+            {"formats": ["csv"], "type": "erase", "scope": {"images": {"image_ids": [PROJECT]}}},
+            "written by an export, not an erase",
+        ),
+    ],
+)
+def test_bad_formats_are_refused_with_the_reason(changes: dict[str, Any], reason: str) -> None:
+    assert any(reason in line for line in reject(request(**changes)).reasons)
+
+
+def test_formats_are_part_of_the_binding_without_changing_older_requests() -> None:
+    from shared.fingerprints import Fingerprinter
+
+    fingerprinter = Fingerprinter(b"k" * 32)
+    plain = parse_request(json.dumps(request()), configured_resources=CONFIGURED).to_json()
+    older = {key: value for key, value in plain.items() if key != "formats"}
+    assert fingerprinter.binding(plain) == fingerprinter.binding(older)
+    coco = parse_request(json.dumps(request(formats=["coco", "csv"])), configured_resources=CONFIGURED).to_json()
+    reordered = {**coco, "formats": ["csv", "coco"]}
+    assert fingerprinter.binding(coco) != fingerprinter.binding(plain)
+    assert fingerprinter.binding(coco) == fingerprinter.binding(reordered)
