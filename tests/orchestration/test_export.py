@@ -142,6 +142,30 @@ def test_a_data_subjects_export_reads_the_selection_pages_of_every_listing_and_n
     assert "cannot be attributed to a person" in output["notes"][0]
 
 
+def test_datasets_are_written_once_every_image_listing_is_committed_and_only_when_asked_for():
+    """``formats`` adds one step after the last image commit (the writer reads the committed listings),
+    with the trained iterations' ids and the formats: nothing proportional to the project in history."""
+    task = s.project_task(images=s.SELECTOR, formats=["coco", "csv"])
+    run = Orchestration(names.EXPORT_PROJECT_ORCHESTRATOR, task, instance_id=s.PROJECT_INSTANCE)
+    files = [{"format": "coco", "path": "REQ/data/projects/p/datasets/coco.json", "sha256": "0" * 64}]
+
+    def respond(call: Call) -> Any:
+        if call.name == names.EXPORT_DATASETS:
+            return {"files": files, "task": "detection"}
+        return s.selection_answers(call)
+
+    state = run.drive(respond)
+    steps = _steps(run)
+    assert steps[-2] == (names.COMMIT_JSONL, {**s.BASE, "listing": "images", "iteration_id": "it-1", "pages": 1})
+    assert steps[-1] == (names.EXPORT_DATASETS, {**s.BASE, "iteration_ids": ["it-1"], "formats": ["coco", "csv"]})
+    assert state.output["datasets"] == files
+    without = Orchestration(
+        names.EXPORT_PROJECT_ORCHESTRATOR, s.project_task(images=s.SELECTOR), instance_id=s.PROJECT_INSTANCE
+    )
+    without.drive(s.selection_answers)
+    assert names.EXPORT_DATASETS not in {call.name for call in without.calls}
+
+
 def test_a_page_failing_after_its_retries_ends_the_project_with_what_it_has():
     """A page that fails on every attempt (4, each after a retry timer) does not fail the
     orchestration: the project returns what was exported before its batch, the failure recorded with
