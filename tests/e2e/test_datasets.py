@@ -13,8 +13,10 @@ from typing import Any
 import pytest
 from pycocotools.coco import COCO
 
+from local.simulator import SimulatorConfig
+
 from . import ground_truth
-from .support import Environment
+from .support import TRAINING_KEY, Environment, environment
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -28,8 +30,11 @@ def simulator_images(env: Environment) -> dict[str, dict[str, Any]]:
         found: dict[str, Any] = {}
         listings = [None] + [it.id for it in client.get_iterations(project.id) if it.status == "Completed"]
         for iteration_id in listings:
-            for image in client.get_images(project.id, iteration_id=iteration_id, take=256):
-                found.setdefault(image.id, (image, iteration_id or "workspace"))
+            skip = 0
+            while page := client.get_images(project.id, iteration_id=iteration_id, take=256, skip=skip):
+                for image in page:
+                    found.setdefault(image.id, (image, iteration_id or "workspace"))
+                skip += len(page)
         projects[project.id] = {"detection": domain.type == "ObjectDetection", "images": found}
     return projects
 
@@ -125,3 +130,26 @@ def test_a_data_subjects_export_puts_only_their_images_in_the_datasets(env: Envi
             rows = list(csv.reader(io.StringIO(env.blob(name).decode())))
             in_csv |= {row[0] for row in rows[1:]}
     assert in_coco == in_csv == set(expected)
+
+
+def test_a_synthetic_accounts_datasets_hold_every_page_of_images(azurite: Any, tmp_path: Path) -> None:
+    """Two projects of 600 images (three pages each): every image once, each tag an annotation."""
+    config = SimulatorConfig(seed="synthetic:2:600", training_key=TRAINING_KEY)
+    with environment(azurite, simulator=config, process=True) as env:
+        request_id = "EXP-DATASETS-SYN"
+        include = ["projects", "tags", "images", "image_files"]
+        env.send_queue(env.request(request_id, include=include, formats=["coco", "azureml"]))
+        assert env.wait(request_id, timeout=240)["status"] == "succeeded"
+        truth = simulator_images(env)
+        assert len(truth) == 2
+        for project_id, expected in truth.items():
+            assert len(expected["images"]) == 600
+            base = f"{request_id}/data/projects/{project_id}/datasets"
+            path = tmp_path / f"{project_id}.json"
+            path.write_bytes(env.blob(f"{base}/coco.json"))
+            coco = COCO(str(path))
+            assert {e["custom_vision"]["image_id"] for e in coco.loadImgs(coco.getImgIds())} == set(expected["images"])
+            tagged = sum(len(image.tags or []) for image, _source in expected["images"].values())
+            assert len(coco.getAnnIds()) == tagged > 0
+            lines = env.blob(f"{base}/azureml/images.jsonl").splitlines()
+            assert len(lines) == sum(1 for image, _ in expected["images"].values() if image.tags)
