@@ -181,8 +181,8 @@ async def _project_section(store: ResultStore, request_id: str, prefix: str, sum
         out.append("</div>")
     datasets = summary.get("datasets") or []
     if datasets:
-        out.append("<h3>Datasets for other tools</h3><p>The images and their labels in formats that training")
-        out.append(" tools read (see docs/migrating-off-custom-vision.md):</p><ul>")
+        out.append("<h3>Datasets for other tools</h3><p>The same images and their labels, in formats that")
+        out.append(" other training tools load as they are:</p><ul>")
         out.extend(
             f"<li>{escape(DATASET_NAMES.get(entry['format'], entry['format']))}: "
             f"<a href='{_rel(entry['path'], prefix)}'>{_rel(entry['path'], prefix)}</a></li>"
